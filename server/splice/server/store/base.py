@@ -1,0 +1,130 @@
+"""The durable store: requests, results and the intervention log, behind one interface."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from splice.sdk.types import Intervention, OracleInfo, Provenance, Segmenter, Step
+from splice.server.oracles.base import OracleResult
+
+
+class StoreError(RuntimeError):
+    """The store could not complete an operation (retryable: UNAVAILABLE)."""
+
+
+class RequestConflictError(ValueError):
+    """A request_id was reused for different content or another oracle."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A validated, segmented request, as accepted into the store.
+
+    ``content_hash`` covers everything the oracle sees (problem, reference, steps,
+    categorize, options); together with ``oracle.name`` and ``oracle.config_hash`` it is
+    the cache key: identical content under the same oracle config is served from the store.
+    """
+
+    request_id: str
+    client_id: str
+    problem: str
+    reference_solution: str
+    reference_answer: str
+    problem_id: str
+    steps: tuple[Step, ...]
+    segmenter: Segmenter
+    oracle: OracleInfo
+    categorize: bool
+    options: Mapping[str, str]
+    content_hash: str
+    provenance: Provenance | None = None
+    created_at: datetime | None = None
+    initial_status_pending: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class AcceptOutcome(enum.Enum):
+    """What :meth:`Store.accept` did."""
+
+    NEW = "new"
+    """Inserted; the oracle must run."""
+    DUPLICATE = "duplicate"
+    """The same request_id with the same content was already accepted; nothing inserted."""
+    CACHED = "cached"
+    """A finished result for identical content was copied; already in the log."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """Result of :meth:`Store.accept`."""
+
+    outcome: AcceptOutcome
+    intervention: Intervention
+
+
+class Store(abc.ABC):
+    """Durable requests, results and the ordered intervention log.
+
+    Contracts (ARCHITECTURE.md): every method that writes returns only once its write is
+    durable (group commit allowed); sequence numbers of the log are assigned in commit order,
+    so a reader that has seen N never later finds a row < N committed after it read.
+    """
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and run forward-only schema migrations."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Flush pending writes and disconnect."""
+
+    @abc.abstractmethod
+    async def accept(self, record: RequestRecord, *, use_cache: bool = True) -> Accepted:
+        """Durably accept a request, or find it already accepted or cached.
+
+        Raises :class:`RequestConflictError` if ``record.request_id`` exists with another
+        ``content_hash`` or oracle name. With ``use_cache``, a finished non-FAILED result
+        for the same content hash, oracle name and config hash is copied into a new row
+        (``cached=True``, zero usage), appended to the log, and returned as CACHED.
+        """
+
+    @abc.abstractmethod
+    async def finish(self, request_id: str, result: OracleResult) -> Intervention:
+        """Durably store the result, append it to the log and return it with its sequence.
+
+        Finishing an already finished request changes nothing and returns the stored row.
+        """
+
+    @abc.abstractmethod
+    async def get(self, request_id: str) -> Intervention | None:
+        """The intervention of ``request_id``, finished or not; None if unknown."""
+
+    @abc.abstractmethod
+    async def read_log(
+        self, after: int, limit: int = 500, client_id: str | None = None
+    ) -> list[Intervention]:
+        """Finished interventions with sequence > ``after``, in sequence order."""
+
+    @abc.abstractmethod
+    async def last_sequence(self) -> int:
+        """The highest committed sequence number (0 when the log is empty)."""
+
+    @abc.abstractmethod
+    async def unfinished(self, limit: int = 10_000) -> list[RequestRecord]:
+        """Accepted requests still RUNNING (to resume after a restart)."""
+
+    @abc.abstractmethod
+    async def wait_for_log(self, after: int, timeout: float) -> None:
+        """Return when the log may hold a sequence > ``after``, or after ``timeout`` seconds.
+
+        Wakes on writes of this process at once and sees other processes' writes within a
+        short polling interval (or a notification, where the backend has one).
+        """
+
+    async def raw_output(self, request_id: str) -> str | None:
+        """The oracle's raw answer stored with the result, if any."""
+        return None
