@@ -51,7 +51,7 @@ class OracleResult:
     replacements: tuple[Replacement, ...] = ()
     category: ErrorCategory = ErrorCategory.UNSPECIFIED
     explanation: str = ""
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
     failure: Failure | None = None
     raw: str = ""
 

@@ -54,7 +54,8 @@ def resolve_backend(backend: str) -> OracleFactory:
             return ep.load()  # type: ignore[no-any-return]
     if ":" in backend or "." in backend:
         return _load_dotted(backend)
-    known = sorted({*_registered, *_BUILTINS, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})
+    plugins = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    known = sorted({*_registered, *_BUILTINS, *plugins})
     raise UnknownBackendError(
         f"unknown oracle backend {backend!r}; known: {', '.join(known)}; "
         "or give a dotted path 'package.module:Class'"

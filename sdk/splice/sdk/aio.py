@@ -1,0 +1,177 @@
+"""asyncio client of the Splice service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+from splice.sdk.convert import intervention_from_pb, oracle_description_from_pb
+from splice.sdk.errors import (
+    SpliceError,
+    UnavailableError,
+    code_from_number,
+    error_for,
+    from_rpc_error,
+)
+from splice.sdk.requests import InterventionRequest
+from splice.sdk.retry import RetryPolicy
+from splice.sdk.types import Intervention, OracleDescription
+from splice.v1 import intervention_pb2 as pb
+from splice.v1 import intervention_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024
+
+
+class AsyncClient:
+    """Talks to a Splice server with asyncio; use as ``async with AsyncClient(addr) as c``.
+
+    Every call has a deadline (``timeout`` seconds, per call or the client's default);
+    calls that fail with a retryable code (UNAVAILABLE, DEADLINE_EXCEEDED) are retried.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        client_id: str = "default",
+        timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
+        channel: grpc.aio.Channel | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._channel = channel or grpc.aio.insecure_channel(target, options=[
+            ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE),
+            ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE),
+        ])
+        self._stub = pb_grpc.InterventionServiceStub(self._channel)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self._channel.close()
+
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        attempt = 1
+        while True:
+            try:
+                return await fn()
+            except grpc.RpcError as exc:
+                error = from_rpc_error(exc)
+            if not self.retry.should_retry(error, attempt):
+                raise error
+            await asyncio.sleep(self.retry.backoff(attempt))
+            attempt += 1
+
+    async def intervene(
+        self, request: InterventionRequest | None = None, *, timeout: float | None = None,
+        **fields: Any,
+    ) -> Intervention:
+        """Run one intervention; give an InterventionRequest or its fields as keywords."""
+        req = request or InterventionRequest(**fields)
+        msg = req.to_pb(self.client_id)
+        deadline = timeout or self.timeout
+        response: pb.InterveneResponse = await self._call(
+            lambda: self._stub.Intervene(msg, timeout=deadline))
+        return intervention_from_pb(response.intervention)
+
+    async def intervene_many(
+        self,
+        requests: Iterable[InterventionRequest],
+        *,
+        concurrency: int = 64,
+        timeout: float | None = None,
+        return_exceptions: bool = False,
+    ) -> list[Intervention | SpliceError]:
+        """Run many interventions over one stream, at most ``concurrency`` in flight.
+
+        Results come back in the order of ``requests``. Items that failed raise (or, with
+        ``return_exceptions``, appear as SpliceError); items whose stream broke off are
+        retried once by a unary call each, which is safe thanks to their request_ids.
+        """
+        reqs: Sequence[InterventionRequest] = list(requests)
+        results: dict[str, Intervention | SpliceError] = {}
+        slots = asyncio.Semaphore(concurrency)
+        deadline = timeout or max(self.timeout, 1.0) * max(1, len(reqs) // concurrency + 1)
+
+        async def produce() -> AsyncIterator[pb.InterveneStreamRequest]:
+            for r in reqs:
+                await slots.acquire()
+                yield pb.InterveneStreamRequest(request=r.to_pb(self.client_id))
+
+        call = self._stub.InterveneStream(produce(), timeout=deadline)
+        try:
+            async for item in call:
+                slots.release()
+                if item.error_code:
+                    results[item.request_id] = error_for(
+                        code_from_number(item.error_code), item.error_message)
+                else:
+                    results[item.request_id] = intervention_from_pb(item.intervention)
+        except grpc.RpcError as exc:
+            broken = from_rpc_error(exc)
+            if not broken.retryable:
+                raise broken from None
+        for r in reqs:
+            if r.request_id not in results:
+                try:
+                    results[r.request_id] = await self.intervene(r, timeout=timeout)
+                except SpliceError as error:
+                    results[r.request_id] = error
+        ordered = [results[r.request_id] for r in reqs]
+        if not return_exceptions:
+            for item in ordered:
+                if isinstance(item, SpliceError):
+                    raise item
+        return ordered
+
+    async def get(self, request_id: str, *, timeout: float | None = None) -> Intervention:
+        """The intervention of ``request_id`` (finished or still running)."""
+        msg = pb.GetInterventionRequest(request_id=request_id)
+        response: pb.GetInterventionResponse = await self._call(
+            lambda: self._stub.GetIntervention(msg, timeout=timeout or self.timeout))
+        return intervention_from_pb(response.intervention)
+
+    async def watch(
+        self, after: int = 0, *, client_id: str = "", follow: bool = True
+    ) -> AsyncIterator[Intervention]:
+        """Finished interventions after cursor ``after``, then live; reconnects on UNAVAILABLE.
+
+        Each item's ``sequence`` is the cursor to resume from.
+        """
+        cursor = after
+        attempt = 1
+        while True:
+            call = self._stub.WatchInterventions(pb.WatchInterventionsRequest(
+                after=cursor, client_id=client_id, no_follow=not follow))
+            try:
+                async for item in call:
+                    attempt = 1
+                    result = intervention_from_pb(item.intervention)
+                    cursor = result.sequence
+                    yield result
+                return
+            except grpc.RpcError as exc:
+                error = from_rpc_error(exc)
+                if not isinstance(error, UnavailableError) or attempt >= self.retry.max_attempts:
+                    raise error from None
+            finally:
+                call.cancel()
+            await asyncio.sleep(self.retry.backoff(attempt))
+            attempt += 1
+
+    async def oracles(self, *, timeout: float | None = None) -> list[OracleDescription]:
+        """The server's configured oracles."""
+        response: pb.ListOraclesResponse = await self._call(
+            lambda: self._stub.ListOracles(pb.ListOraclesRequest(),
+                                           timeout=timeout or self.timeout))
+        return [oracle_description_from_pb(o) for o in response.oracles]

@@ -1,0 +1,129 @@
+"""Conversions between the typed values of ``splice.sdk.types`` and ``splice.v1`` protobuf."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from splice.sdk.types import (
+    ErrorCategory,
+    Failure,
+    FailureReason,
+    Intervention,
+    OracleDescription,
+    OracleInfo,
+    Provenance,
+    Replacement,
+    Segmenter,
+    Status,
+    Step,
+    Usage,
+)
+from splice.v1 import intervention_pb2 as pb
+
+
+def _ts_to_pb(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value.astimezone(UTC).replace(tzinfo=None))
+    return ts
+
+
+def _ts_from_pb(msg: pb.Intervention, name: str) -> datetime | None:
+    if not msg.HasField(name):
+        return None
+    ts: Timestamp = getattr(msg, name)
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def provenance_to_pb(p: Provenance) -> pb.Provenance:
+    """Provenance → protobuf."""
+    return pb.Provenance(
+        policy_checkpoint=p.policy_checkpoint, sampling=dict(p.sampling),
+        tokenizer=p.tokenizer, chat_template_hash=p.chat_template_hash,
+        policy_step=p.policy_step,
+    )
+
+
+def provenance_from_pb(m: pb.Provenance) -> Provenance:
+    """Protobuf → Provenance."""
+    return Provenance(
+        policy_checkpoint=m.policy_checkpoint, sampling=dict(m.sampling),
+        tokenizer=m.tokenizer, chat_template_hash=m.chat_template_hash,
+        policy_step=m.policy_step,
+    )
+
+
+def oracle_info_to_pb(o: OracleInfo) -> pb.OracleInfo:
+    """OracleInfo → protobuf."""
+    return pb.OracleInfo(name=o.name, backend=o.backend, version=o.version,
+                         config_hash=o.config_hash)
+
+
+def oracle_info_from_pb(m: pb.OracleInfo) -> OracleInfo:
+    """Protobuf → OracleInfo."""
+    return OracleInfo(name=m.name, backend=m.backend, version=m.version,
+                      config_hash=m.config_hash)
+
+
+def intervention_to_pb(i: Intervention) -> pb.Intervention:
+    """Intervention → protobuf."""
+    msg = pb.Intervention(
+        request_id=i.request_id, client_id=i.client_id, status=int(i.status),
+        first_error_step=i.first_error_step,
+        steps=[pb.Step(index=s.index, text=s.text, char_start=s.char_start,
+                       char_end=s.char_end) for s in i.steps],
+        replacements=[pb.Replacement(location=r.location, content=r.content,
+                                     leaks_answer=r.leaks_answer) for r in i.replacements],
+        category=int(i.category), explanation=i.explanation,
+        oracle=oracle_info_to_pb(i.oracle),
+        usage=pb.Usage(input_tokens=i.usage.input_tokens, output_tokens=i.usage.output_tokens,
+                       cost_usd=i.usage.cost_usd,
+                       oracle_latency_ms=i.usage.oracle_latency_ms),
+        segmenter=pb.Segmenter(name=i.segmenter.name, version=i.segmenter.version),
+        sequence=i.sequence, cached=i.cached, problem_id=i.problem_id,
+        created_at=_ts_to_pb(i.created_at), finished_at=_ts_to_pb(i.finished_at),
+    )
+    if i.failure is not None:
+        msg.failure.CopyFrom(pb.Failure(reason=int(i.failure.reason), message=i.failure.message,
+                                        retryable=i.failure.retryable))
+    if i.provenance is not None:
+        msg.provenance.CopyFrom(provenance_to_pb(i.provenance))
+    return msg
+
+
+def intervention_from_pb(m: pb.Intervention) -> Intervention:
+    """Protobuf → Intervention."""
+    return Intervention(
+        request_id=m.request_id, client_id=m.client_id, status=Status(m.status),
+        first_error_step=m.first_error_step,
+        steps=tuple(Step(index=s.index, text=s.text, char_start=s.char_start,
+                         char_end=s.char_end) for s in m.steps),
+        replacements=tuple(Replacement(location=r.location, content=r.content,
+                                       leaks_answer=r.leaks_answer) for r in m.replacements),
+        category=ErrorCategory(m.category), explanation=m.explanation,
+        oracle=oracle_info_from_pb(m.oracle),
+        usage=Usage(input_tokens=m.usage.input_tokens, output_tokens=m.usage.output_tokens,
+                    cost_usd=m.usage.cost_usd, oracle_latency_ms=m.usage.oracle_latency_ms),
+        failure=(Failure(reason=FailureReason(m.failure.reason), message=m.failure.message,
+                         retryable=m.failure.retryable) if m.HasField("failure") else None),
+        segmenter=Segmenter(name=m.segmenter.name, version=m.segmenter.version),
+        sequence=m.sequence, cached=m.cached, problem_id=m.problem_id,
+        created_at=_ts_from_pb(m, "created_at"), finished_at=_ts_from_pb(m, "finished_at"),
+        provenance=provenance_from_pb(m.provenance) if m.HasField("provenance") else None,
+    )
+
+
+def oracle_description_to_pb(d: OracleDescription) -> pb.OracleDescription:
+    """OracleDescription → protobuf."""
+    return pb.OracleDescription(info=oracle_info_to_pb(d.info), description=d.description,
+                                capabilities=list(d.capabilities), cost_model=d.cost_model,
+                                is_default=d.is_default)
+
+
+def oracle_description_from_pb(m: pb.OracleDescription) -> OracleDescription:
+    """Protobuf → OracleDescription."""
+    return OracleDescription(info=oracle_info_from_pb(m.info), description=m.description,
+                             capabilities=tuple(m.capabilities), cost_model=m.cost_model,
+                             is_default=m.is_default)

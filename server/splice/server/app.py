@@ -1,0 +1,98 @@
+"""The server process: wires store, oracles, engine and gRPC; serves until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from splice.server.config import Settings
+from splice.server.engine import InterventionEngine
+from splice.server.oracles.set import OracleSet
+from splice.server.servicer import SERVICE_NAME, InterventionServicer, generic_handler
+from splice.server.store import open_store
+
+log = logging.getLogger("splice.server")
+
+
+@dataclass
+class RunningServer:
+    """A started server: its gRPC server, engine, health servicer and bound port."""
+
+    server: grpc.aio.Server
+    engine: InterventionEngine
+    health: health.aio.HealthServicer | None
+    port: int
+
+    async def stop(self, grace: float) -> None:
+        """Health → NOT_SERVING, stop taking calls, drain in-flight work, close."""
+        if self.health is not None:
+            await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        left = await self.engine.drain(grace)
+        if left:
+            log.warning("shutdown: %d oracle calls unfinished; they resume at next start", left)
+        await self.engine.close()
+        await self.engine.store.close()
+        log.info("stopped")
+
+
+def grpc_options(settings: Settings) -> list[tuple[str, int]]:
+    """Channel options of the server (message size limits, reuseport)."""
+    size = settings.limits.max_message_bytes
+    return [
+        ("grpc.max_receive_message_length", size),
+        ("grpc.max_send_message_length", 2 * size),
+        ("grpc.so_reuseport", 1),
+    ]
+
+
+async def start_server(settings: Settings) -> RunningServer:
+    """Open the store, start the oracles and the engine, bind and start gRPC."""
+    store = open_store(settings.store_url)
+    await store.open()
+    oracles = OracleSet(settings.oracles, settings.default_oracle)
+    engine = InterventionEngine(settings, store, oracles)
+    await engine.start()
+    server = grpc.aio.server(options=grpc_options(settings))
+    server.add_generic_rpc_handlers((generic_handler(InterventionServicer(engine)),))
+    health_servicer: health.aio.HealthServicer | None = None
+    if settings.health:
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if settings.reflection:
+        names = [SERVICE_NAME, reflection.SERVICE_NAME]
+        if settings.health:
+            names.append(health.SERVICE_NAME)
+        reflection.enable_server_reflection(names, server)
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise OSError(f"cannot bind {settings.host}:{settings.port}")
+    await server.start()
+    if health_servicer is not None:
+        serving = health_pb2.HealthCheckResponse.SERVING
+        await health_servicer.set("", serving)
+        await health_servicer.set(SERVICE_NAME, serving)
+    log.info("listening", extra={"address": f"{settings.host}:{port}",
+                                 "store": settings.store_url.split("://")[0],
+                                 "oracles": sorted(settings.oracles)})
+    return RunningServer(server=server, engine=engine, health=health_servicer, port=port)
+
+
+async def serve(settings: Settings, on_started: Callable[[int], None] | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    running = await start_server(settings)
+    if on_started is not None:
+        on_started(running.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("signal received: draining", extra={"grace_s": settings.grace_s})
+    await running.stop(settings.grace_s)

@@ -1,0 +1,116 @@
+"""Server settings: one object, from defaults, a YAML file and ``SPLICE_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class OracleConfig(BaseModel):
+    """One configured oracle: a backend and its options."""
+
+    backend: str = Field(description="Backend name ('symbolic', 'noop', 'llm:gemini', ...) "
+                         "or a dotted path 'package.module:Class'.")
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="Backend options (never secrets in clear).")
+    timeout_s: float = Field(600.0, gt=0, description="Hard limit of one oracle call.")
+
+
+def _default_oracles() -> dict[str, OracleConfig]:
+    return {"symbolic": OracleConfig(backend="symbolic")}
+
+
+class Limits(BaseModel):
+    """Input limits; an over-size field is refused with RESOURCE_EXHAUSTED."""
+
+    max_message_bytes: int = Field(8 * MiB, ge=1024, description="Largest gRPC message.")
+    max_rollout_chars: int = Field(4 * MiB, ge=1, description="Largest rollout text.")
+    max_steps: int = Field(4096, ge=1, description="Most steps in one rollout.")
+    max_problem_chars: int = Field(1 * MiB, ge=1, description="Largest problem or reference.")
+    max_id_chars: int = Field(128, ge=1, description="Longest request_id / client_id.")
+    max_options: int = Field(64, ge=0, description="Most entries in a request's options.")
+
+
+class Settings(BaseSettings):
+    """Everything the server reads from its environment, in one place.
+
+    Environment variables use the prefix ``SPLICE_`` and ``__`` for nesting
+    (``SPLICE_LIMITS__MAX_STEPS=100``). Precedence: explicit arguments (CLI flags), then the
+    environment, then the YAML file (``--config`` or ``SPLICE_CONFIG``), then defaults.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SPLICE_", env_nested_delimiter="__",
+                                      extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to bind ('0.0.0.0' in containers).")
+    port: int = Field(50051, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    store_url: str = Field("sqlite:///splice.db",
+                           description="'sqlite:///path.db' or 'postgresql://user@host/db'.")
+    default_oracle: str = Field("symbolic", description="Oracle used when a request names none.")
+    oracles: dict[str, OracleConfig] = Field(default_factory=_default_oracles,
+                                             description="Configured oracles by name.")
+    limits: Limits = Field(default_factory=Limits, description="Input limits.")
+    health: bool = Field(True, description="Serve grpc.health.v1.")
+    reflection: bool = Field(True, description="Serve gRPC server reflection.")
+    grace_s: float = Field(10.0, ge=0, description="Drain time for in-flight calls at shutdown.")
+    log_level: str = Field("INFO", description="Logging level.")
+    log_json: bool = Field(True, description="Structured (JSON) log lines.")
+    resume_unfinished: bool = Field(True, description="At start, rerun accepted work that a "
+                                    "previous process left unfinished.")
+    use_cache: bool = Field(True, description="Serve identical content under the same oracle "
+                            "config from the store.")
+
+    @field_validator("oracles")
+    @classmethod
+    def _names_are_sane(cls, value: dict[str, OracleConfig]) -> dict[str, OracleConfig]:
+        for name in value:
+            if not name or len(name) > 64 or any(c.isspace() for c in name):
+                raise ValueError(f"oracle name {name!r} must be 1-64 characters, no spaces")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls), file_secret_settings)
+
+
+_config_file: ContextVar[Path | None] = ContextVar("splice_config_file", default=None)
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML settings file (below the environment in precedence)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_file.get() or os.environ.get("SPLICE_CONFIG")
+        if not path:
+            return {}
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: top level must be a mapping of settings")
+        return data
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``overrides``, the environment, ``config_file`` and defaults."""
+    token = _config_file.set(config_file)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,191 @@
+"""The intervention engine: validate, segment, store, run the oracle detached, finish.
+
+Plain Python, no gRPC: the servicer translates protobuf to these calls and back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from splice.sdk.types import (
+    FailureReason,
+    Intervention,
+    OracleDescription,
+    Replacement,
+    Status,
+    Usage,
+)
+from splice.server.config import Settings
+from splice.server.errors import NotFoundError
+from splice.server.oracles.base import Oracle, OracleResult, OracleTask
+from splice.server.oracles.set import OracleSet
+from splice.server.requests import InterveneInput, content_hash, segment_rollout, validate
+from splice.server.store.base import AcceptOutcome, RequestRecord, Store
+
+log = logging.getLogger("splice.engine")
+
+WATCH_PAGE = 500
+
+
+class InterventionEngine:
+    """Runs interventions; accepted work finishes even when its caller goes away."""
+
+    def __init__(self, settings: Settings, store: Store, oracles: OracleSet) -> None:
+        self.settings = settings
+        self.store = store
+        self.oracles = oracles
+        self._running: dict[str, asyncio.Task[Intervention]] = {}
+        self._closing = False
+
+    async def start(self) -> None:
+        """Start oracles and resume work a previous process left unfinished."""
+        await self.oracles.start()
+        if self.settings.resume_unfinished:
+            for record in await self.store.unfinished():
+                oracle = self.oracles.find(record.oracle.name)
+                if oracle is None:
+                    log.warning("cannot resume %s: oracle %s is no longer configured",
+                                record.request_id, record.oracle.name)
+                    continue
+                log.info("resuming unfinished request %s", record.request_id)
+                self._spawn(record, oracle)
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` s for detached oracle work; returns how many were left."""
+        self._closing = True
+        pending = [t for t in self._running.values() if not t.done()]
+        if pending:
+            _, left = await asyncio.wait(pending, timeout=timeout)
+            return len(left)
+        return 0
+
+    async def close(self) -> None:
+        """Stop oracles (after :meth:`drain`)."""
+        for task in self._running.values():
+            task.cancel()
+        await self.oracles.aclose()
+
+    @property
+    def in_flight(self) -> int:
+        """Oracle calls running now."""
+        return len(self._running)
+
+    async def intervene(self, inp: InterveneInput) -> Intervention:
+        """Accept ``inp`` durably, run its oracle (once), and return the finished result."""
+        validate(inp, self.settings.limits)
+        oracle = self.oracles.get(inp.oracle)
+        rollout = segment_rollout(inp, self.settings.limits)
+        record = RequestRecord(
+            request_id=inp.request_id, client_id=inp.client_id, problem=inp.problem,
+            reference_solution=inp.reference_solution, reference_answer=inp.reference_answer,
+            problem_id=inp.problem_id, steps=rollout.steps, segmenter=rollout.segmenter,
+            oracle=oracle.info, categorize=inp.categorize, options=dict(inp.options),
+            content_hash=content_hash(inp, rollout), provenance=inp.provenance,
+            created_at=datetime.now(UTC),
+        )
+        accepted = await self.store.accept(record, use_cache=self.settings.use_cache)
+        if accepted.intervention.status.finished:
+            return accepted.intervention
+        task = self._running.get(inp.request_id)
+        if task is None:
+            if accepted.outcome is AcceptOutcome.NEW:
+                task = self._spawn(record, oracle)
+            else:
+                return await self._await_elsewhere(inp.request_id)
+        return await asyncio.shield(task)
+
+    async def get(self, request_id: str) -> Intervention:
+        """The stored intervention of ``request_id``."""
+        found = await self.store.get(request_id)
+        if found is None:
+            raise NotFoundError(f"no intervention with request_id {request_id!r}")
+        return found
+
+    async def watch(
+        self, after: int, *, client_id: str | None = None, follow: bool = True
+    ) -> AsyncIterator[Intervention]:
+        """Finished interventions with sequence > ``after``, exactly once, then live."""
+        cursor = after
+        while True:
+            horizon = await self.store.last_sequence()
+            rows = await self.store.read_log(cursor, WATCH_PAGE, client_id)
+            for row in rows:
+                yield row
+                cursor = row.sequence
+            if len(rows) == WATCH_PAGE:
+                continue
+            # Everything up to the horizon was committed before the read, so it was seen.
+            scanned = max(cursor, horizon)
+            if not follow:
+                return
+            await self.store.wait_for_log(scanned, timeout=1.0)
+
+    def list_oracles(self) -> list[OracleDescription]:
+        """Descriptions of the configured oracles."""
+        return self.oracles.describe()
+
+    def _spawn(self, record: RequestRecord, oracle: Oracle) -> asyncio.Task[Intervention]:
+        task = asyncio.create_task(self._run(record, oracle), name=f"oracle:{record.request_id}")
+        self._running[record.request_id] = task
+        task.add_done_callback(lambda _: self._running.pop(record.request_id, None))
+        return task
+
+    async def _run(self, record: RequestRecord, oracle: Oracle) -> Intervention:
+        task = OracleTask(
+            request_id=record.request_id, client_id=record.client_id, problem=record.problem,
+            reference_solution=record.reference_solution,
+            reference_answer=record.reference_answer, steps=record.steps,
+            categorize=record.categorize, options=record.options, problem_id=record.problem_id,
+        )
+        timeout = self.oracles.timeout_of(oracle.name)
+        started = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(oracle.intervene(task), timeout)
+        except TimeoutError:
+            result = OracleResult.failed(
+                FailureReason.TIMEOUT, f"oracle {oracle.name} did not answer in {timeout:g} s",
+                retryable=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an oracle bug must not take the request down with it
+            log.exception("oracle %s failed on %s", oracle.name, record.request_id)
+            result = OracleResult.failed(
+                FailureReason.ORACLE_ERROR, f"oracle {oracle.name} raised {type(exc).__name__}",
+                retryable=True)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        result = _sanitize(result, len(record.steps), latency_ms)
+        return await self.store.finish(record.request_id, result)
+
+    async def _await_elsewhere(self, request_id: str) -> Intervention:
+        """Wait for a request that another process (or a previous call) is running."""
+        while True:
+            found = await self.store.get(request_id)
+            if found is not None and found.status.finished:
+                return found
+            await self.store.wait_for_log(await self.store.last_sequence(), timeout=0.5)
+
+
+def _sanitize(result: OracleResult, n_steps: int, latency_ms: float) -> OracleResult:
+    """Enforce the contracts on an oracle's answer: steps in range, status consistent."""
+    usage: Usage = replace(result.usage, oracle_latency_ms=latency_ms)
+    replacements = tuple(
+        r for r in result.replacements if 1 <= r.location <= n_steps and r.content.strip()
+    )
+    status, step = result.status, result.first_error_step
+    if status is Status.FOUND_ERROR and not 1 <= step <= n_steps:
+        return replace(OracleResult.failed(
+            FailureReason.PARSE_ERROR,
+            f"oracle named step {step}, outside 1..{n_steps}", raw=result.raw), usage=usage)
+    if status is not Status.FOUND_ERROR:
+        step, replacements = 0, ()
+    if status in (Status.UNSPECIFIED, Status.RUNNING, Status.PENDING):
+        return replace(OracleResult.failed(
+            FailureReason.INTERNAL, f"oracle returned status {status.name}", raw=result.raw),
+            usage=usage)
+    kept: tuple[Replacement, ...] = replacements
+    return replace(result, first_error_step=step, replacements=kept, usage=usage)

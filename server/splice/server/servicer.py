@@ -1,0 +1,182 @@
+"""Thin gRPC servicer: protobuf bytes ⇄ engine calls, errors → status codes.
+
+Requests are deserialized here, not by grpcio, so that a message that fails to parse (say,
+invalid UTF-8 in a string field) is INVALID_ARGUMENT naming the field rather than INTERNAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from splice.sdk.convert import intervention_to_pb, oracle_description_to_pb, provenance_from_pb
+from splice.sdk.types import SegmentationMode
+from splice.server.engine import InterventionEngine
+from splice.server.errors import InvalidArgumentError, status_of
+from splice.server.requests import InterveneInput
+from splice.server.wire import RequestDecodeError, parse_request
+from splice.v1 import intervention_pb2 as pb
+
+log = logging.getLogger("splice.servicer")
+
+SERVICE_NAME = "splice.v1.InterventionService"
+STREAM_IN_FLIGHT = 1024
+"""Most unanswered requests one InterveneStream may hold; reading pauses beyond it."""
+
+M = TypeVar("M", bound=Message)
+
+
+def _parse(cls: type[M], data: bytes) -> M:
+    try:
+        return parse_request(cls, data)
+    except RequestDecodeError as exc:
+        raise InvalidArgumentError(exc.field or "request", exc.detail) from exc
+
+
+def input_from_pb(req: pb.InterveneRequest) -> InterveneInput:
+    """Protobuf request → engine input (validation happens in the engine)."""
+    try:
+        mode = SegmentationMode(req.segmentation)
+    except ValueError as exc:
+        raise InvalidArgumentError("segmentation", f"unknown mode {req.segmentation}") from exc
+    return InterveneInput(
+        request_id=req.request_id, client_id=req.client_id, problem=req.problem.text,
+        reference_solution=req.problem.reference_solution,
+        reference_answer=req.problem.reference_answer, problem_id=req.problem.problem_id,
+        rollout_text=req.rollout.text, rollout_steps=tuple(req.rollout.steps),
+        oracle=req.oracle, segmentation=mode, categorize=req.categorize,
+        options=dict(req.options),
+        provenance=(provenance_from_pb(req.rollout.provenance)
+                    if req.rollout.HasField("provenance") else None),
+    )
+
+
+class InterventionServicer:
+    """Implements splice.v1.InterventionService over an :class:`InterventionEngine`."""
+
+    def __init__(self, engine: InterventionEngine) -> None:
+        self.engine = engine
+
+    async def _abort(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+        code, message = status_of(exc)
+        if code is grpc.StatusCode.INTERNAL:
+            log.error("internal error", exc_info=exc)
+        await context.abort(code, message)
+
+    async def Intervene(
+        self, data: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.InterveneResponse:
+        try:
+            req = _parse(pb.InterveneRequest, data)
+            result = await self.engine.intervene(input_from_pb(req))
+        except Exception as exc:
+            await self._abort(context, exc)
+            raise
+        return pb.InterveneResponse(intervention=intervention_to_pb(result))
+
+    async def InterveneStream(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.InterveneStreamResponse]:
+        out: asyncio.Queue[pb.InterveneStreamResponse | None] = asyncio.Queue()
+        slots = asyncio.Semaphore(STREAM_IN_FLIGHT)
+        pending: set[asyncio.Task[None]] = set()
+
+        async def answer(data: bytes) -> None:
+            request_id = ""
+            try:
+                req = _parse(pb.InterveneStreamRequest, data).request
+                request_id = req.request_id
+                result = await self.engine.intervene(input_from_pb(req))
+                out.put_nowait(pb.InterveneStreamResponse(
+                    request_id=request_id, intervention=intervention_to_pb(result)))
+            except Exception as exc:
+                code, message = status_of(exc)
+                if code is grpc.StatusCode.INTERNAL:
+                    log.error("internal error on stream item", exc_info=exc)
+                out.put_nowait(pb.InterveneStreamResponse(
+                    request_id=request_id, error_code=code.value[0], error_message=message))
+            finally:
+                slots.release()
+
+        async def read_all() -> None:
+            try:
+                async for data in requests:
+                    await slots.acquire()
+                    task = asyncio.create_task(answer(data))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                while pending:
+                    await asyncio.wait(list(pending))
+            finally:
+                out.put_nowait(None)
+
+        reader = asyncio.create_task(read_all())
+        try:
+            while (item := await out.get()) is not None:
+                yield item
+            await reader
+        finally:
+            reader.cancel()
+
+    async def GetIntervention(
+        self, data: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.GetInterventionResponse:
+        try:
+            req = _parse(pb.GetInterventionRequest, data)
+            if not req.request_id:
+                raise InvalidArgumentError("request_id", "is required")
+            found = await self.engine.get(req.request_id)
+        except Exception as exc:
+            await self._abort(context, exc)
+            raise
+        return pb.GetInterventionResponse(intervention=intervention_to_pb(found))
+
+    async def WatchInterventions(
+        self, data: bytes, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchInterventionsResponse]:
+        try:
+            req = _parse(pb.WatchInterventionsRequest, data)
+        except Exception as exc:
+            await self._abort(context, exc)
+            raise
+        async for item in self.engine.watch(
+            req.after, client_id=req.client_id or None, follow=not req.no_follow
+        ):
+            yield pb.WatchInterventionsResponse(intervention=intervention_to_pb(item))
+
+    async def ListOracles(
+        self, data: bytes, context: grpc.aio.ServicerContext
+    ) -> pb.ListOraclesResponse:
+        try:
+            _parse(pb.ListOraclesRequest, data)
+        except Exception as exc:
+            await self._abort(context, exc)
+            raise
+        return pb.ListOraclesResponse(
+            oracles=[oracle_description_to_pb(d) for d in self.engine.list_oracles()])
+
+
+def _ser(cls: type[Message]) -> Callable[[Any], bytes]:
+    return cls.SerializeToString  # type: ignore[return-value]
+
+
+def generic_handler(servicer: InterventionServicer) -> grpc.GenericRpcHandler:
+    """Method handlers that receive raw request bytes (see the module docstring)."""
+    handlers = {
+        "Intervene": grpc.unary_unary_rpc_method_handler(
+            servicer.Intervene, response_serializer=_ser(pb.InterveneResponse)),
+        "InterveneStream": grpc.stream_stream_rpc_method_handler(
+            servicer.InterveneStream, response_serializer=_ser(pb.InterveneStreamResponse)),
+        "GetIntervention": grpc.unary_unary_rpc_method_handler(
+            servicer.GetIntervention, response_serializer=_ser(pb.GetInterventionResponse)),
+        "WatchInterventions": grpc.unary_stream_rpc_method_handler(
+            servicer.WatchInterventions,
+            response_serializer=_ser(pb.WatchInterventionsResponse)),
+        "ListOracles": grpc.unary_unary_rpc_method_handler(
+            servicer.ListOracles, response_serializer=_ser(pb.ListOraclesResponse)),
+    }
+    return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
