@@ -48,7 +48,7 @@ class AsyncClient:
             ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE),
             ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE),
         ])
-        self._stub = pb_grpc.InterventionServiceStub(self._channel)
+        self._stub = pb_grpc.InterventionServiceStub(self._channel)  # type: ignore[no-untyped-call]
 
     async def __aenter__(self) -> AsyncClient:
         return self

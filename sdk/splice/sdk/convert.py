@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from splice.sdk.types import (
@@ -20,6 +21,11 @@ from splice.sdk.types import (
     Usage,
 )
 from splice.v1 import intervention_pb2 as pb
+
+
+def _enum(value: int) -> Any:
+    """An IntEnum as the plain int that protobuf enum fields take."""
+    return cast(Any, int(value))
 
 
 def _ts_to_pb(value: datetime | None) -> Timestamp | None:
@@ -70,13 +76,13 @@ def oracle_info_from_pb(m: pb.OracleInfo) -> OracleInfo:
 def intervention_to_pb(i: Intervention) -> pb.Intervention:
     """Intervention → protobuf."""
     msg = pb.Intervention(
-        request_id=i.request_id, client_id=i.client_id, status=int(i.status),
+        request_id=i.request_id, client_id=i.client_id, status=_enum(i.status),
         first_error_step=i.first_error_step,
         steps=[pb.Step(index=s.index, text=s.text, char_start=s.char_start,
                        char_end=s.char_end) for s in i.steps],
         replacements=[pb.Replacement(location=r.location, content=r.content,
                                      leaks_answer=r.leaks_answer) for r in i.replacements],
-        category=int(i.category), explanation=i.explanation,
+        category=_enum(i.category), explanation=i.explanation,
         oracle=oracle_info_to_pb(i.oracle),
         usage=pb.Usage(input_tokens=i.usage.input_tokens, output_tokens=i.usage.output_tokens,
                        cost_usd=i.usage.cost_usd,
@@ -86,7 +92,7 @@ def intervention_to_pb(i: Intervention) -> pb.Intervention:
         created_at=_ts_to_pb(i.created_at), finished_at=_ts_to_pb(i.finished_at),
     )
     if i.failure is not None:
-        msg.failure.CopyFrom(pb.Failure(reason=int(i.failure.reason), message=i.failure.message,
+        msg.failure.CopyFrom(pb.Failure(reason=_enum(i.failure.reason), message=i.failure.message,
                                         retryable=i.failure.retryable))
     if i.provenance is not None:
         msg.provenance.CopyFrom(provenance_to_pb(i.provenance))

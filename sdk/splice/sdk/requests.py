@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from splice.sdk.convert import provenance_to_pb
 from splice.sdk.types import Provenance, SegmentationMode
@@ -41,7 +42,7 @@ class InterventionRequest:
                                reference_answer=self.reference_answer,
                                problem_id=self.problem_id),
             rollout=pb.Rollout(text=self.rollout, steps=list(self.rollout_steps)),
-            oracle=self.oracle, segmentation=int(self.segmentation),
+            oracle=self.oracle, segmentation=cast(Any, int(self.segmentation)),
             categorize=self.categorize, options=dict(self.options),
         )
         if self.provenance is not None:

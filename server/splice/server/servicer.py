@@ -32,7 +32,8 @@ M = TypeVar("M", bound=Message)
 
 def _parse(cls: type[M], data: bytes) -> M:
     try:
-        return parse_request(cls, data)
+        parsed: M = parse_request(cls, data)
+        return parsed
     except RequestDecodeError as exc:
         raise InvalidArgumentError(exc.field or "request", exc.detail) from exc
 
@@ -161,7 +162,7 @@ class InterventionServicer:
 
 
 def _ser(cls: type[Message]) -> Callable[[Any], bytes]:
-    return cls.SerializeToString  # type: ignore[return-value]
+    return cls.SerializeToString
 
 
 def generic_handler(servicer: InterventionServicer) -> grpc.GenericRpcHandler:

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The project's test command (README, `make test`, .ci/run): set up, lint, then pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/services.sh
+echo "== proto drift"; bash scripts/proto_check.sh
+echo "== buf lint"; .venv/bin/buf lint && echo "buf lint clean"
+echo "== ruff"; .venv/bin/ruff check .
+echo "== mypy"; .venv/bin/mypy
+echo "== pytest"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,1 @@
+"""Splice trainer: Algorithm 1 of the InT paper on TRL, peft and vLLM."""
