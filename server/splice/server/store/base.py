@@ -7,6 +7,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import TracebackType
 
 from splice.sdk.types import Intervention, OracleInfo, Provenance, Segmenter, Step
 from splice.server.oracles.base import OracleResult
@@ -18,6 +19,10 @@ class StoreError(RuntimeError):
 
 class RequestConflictError(ValueError):
     """A request_id was reused for different content or another oracle."""
+
+
+class UnknownRequestError(KeyError):
+    """No request was accepted under this request_id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,16 @@ class Store(abc.ABC):
     so a reader that has seen N never later finds a row < N committed after it read.
     """
 
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
     @abc.abstractmethod
     async def open(self) -> None:
         """Connect and run forward-only schema migrations."""
@@ -97,6 +112,9 @@ class Store(abc.ABC):
         """Durably store the result, append it to the log and return it with its sequence.
 
         Finishing an already finished request changes nothing and returns the stored row.
+        A ``PENDING`` result (human queue) is stored without a sequence; a later final
+        result finishes the row. Raises :class:`UnknownRequestError` (a ``KeyError``) for an
+        unknown ``request_id`` and ``ValueError`` for a ``RUNNING``/``UNSPECIFIED`` result.
         """
 
     @abc.abstractmethod
@@ -115,7 +133,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def unfinished(self, limit: int = 10_000) -> list[RequestRecord]:
-        """Accepted requests still RUNNING (to resume after a restart)."""
+        """Accepted requests still RUNNING (to resume after a restart), oldest first.
+
+        ``PENDING`` rows are not included: they wait for a reviewer, not for an oracle.
+        """
 
     @abc.abstractmethod
     async def wait_for_log(self, after: int, timeout: float) -> None:

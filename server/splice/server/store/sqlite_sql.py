@@ -1,0 +1,109 @@
+"""SQL of the SQLite store: forward-only migrations and the statements it runs.
+
+Migration N is ``MIGRATIONS[N - 1]``, a tuple of statements applied in one transaction;
+to change the schema, append a tuple (never edit one that has shipped).
+Timestamps are integer microseconds since the epoch; JSON columns are TEXT; ``steps`` is
+the step layout as JSON and ``rollout`` the steps' texts, concatenated.
+"""
+
+from __future__ import annotations
+
+from splice.server.store._codec import RECORD_COLUMNS, ROW_COLUMNS
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: requests (immutable, large), interventions (status, verdict, log), raw oracle output.
+    (
+        """CREATE TABLE requests (
+            request_id TEXT PRIMARY KEY,
+            problem_id TEXT NOT NULL,
+            segmenter_name TEXT NOT NULL,
+            segmenter_version TEXT NOT NULL,
+            categorize INTEGER NOT NULL,
+            options TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            provenance TEXT,
+            problem TEXT NOT NULL,
+            reference_solution TEXT NOT NULL,
+            reference_answer TEXT NOT NULL,
+            steps TEXT NOT NULL,
+            rollout TEXT NOT NULL
+        )""",
+        """CREATE TABLE interventions (
+            request_id TEXT PRIMARY KEY REFERENCES requests (request_id),
+            client_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            oracle_name TEXT NOT NULL,
+            oracle_backend TEXT NOT NULL,
+            oracle_version TEXT NOT NULL,
+            oracle_config_hash TEXT NOT NULL,
+            status INTEGER NOT NULL CHECK (status BETWEEN 1 AND 6),
+            sequence INTEGER UNIQUE,
+            first_error_step INTEGER NOT NULL DEFAULT 0 CHECK (first_error_step >= 0),
+            category INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            oracle_latency_ms REAL NOT NULL DEFAULT 0,
+            failure_reason INTEGER,
+            failure_message TEXT,
+            failure_retryable INTEGER,
+            cached INTEGER NOT NULL DEFAULT 0,
+            cached_from TEXT,
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            replacements TEXT NOT NULL DEFAULT '[]',
+            explanation TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE INDEX interventions_cache
+            ON interventions (content_hash, oracle_name, oracle_config_hash)
+            WHERE status IN (2, 3, 4)""",
+        """CREATE INDEX interventions_client_log ON interventions (client_id, sequence)
+            WHERE sequence IS NOT NULL""",
+        "CREATE INDEX interventions_running ON interventions (created_at) WHERE status = 1",
+        """CREATE TABLE raw_outputs (
+            request_id TEXT PRIMARY KEY REFERENCES requests (request_id),
+            raw TEXT NOT NULL
+        )""",
+    ),
+)
+
+CREATE_MIGRATIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"""
+SCHEMA_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"
+
+LAST_SEQUENCE = "SELECT COALESCE(MAX(sequence), 0) FROM interventions"
+EXISTING = "SELECT content_hash, oracle_name FROM interventions WHERE request_id = ?"
+CACHE_HIT = """SELECT request_id, status, first_error_step, category, replacements, explanation
+    FROM interventions
+    WHERE content_hash = ? AND oracle_name = ? AND oracle_config_hash = ?
+        AND status IN (2, 3, 4)
+    LIMIT 1"""
+INSERT_REQUEST = """INSERT INTO requests (request_id, problem_id, segmenter_name,
+    segmenter_version, categorize, options, labels, provenance, problem, reference_solution,
+    reference_answer, steps, rollout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+INSERT_INTERVENTION = """INSERT INTO interventions (request_id, client_id, content_hash,
+    oracle_name, oracle_backend, oracle_version, oracle_config_hash, status, created_at,
+    sequence, first_error_step, category, replacements, explanation, cached, cached_from,
+    finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+# A PENDING result only moves a RUNNING row; a final one finishes RUNNING and PENDING rows.
+FINISH = """UPDATE interventions SET status = ?, sequence = ?, first_error_step = ?,
+    category = ?, replacements = ?, explanation = ?, input_tokens = ?, output_tokens = ?,
+    cost_usd = ?, oracle_latency_ms = ?, failure_reason = ?, failure_message = ?,
+    failure_retryable = ?, finished_at = ?
+    WHERE request_id = ? AND (status = 1 OR (status = 5 AND ?))"""
+INSERT_RAW = """INSERT INTO raw_outputs (request_id, raw) VALUES (?, ?)
+    ON CONFLICT (request_id) DO UPDATE SET raw = excluded.raw"""
+
+_FROM = "FROM interventions i JOIN requests r ON r.request_id = i.request_id"
+GET = f"SELECT {ROW_COLUMNS} {_FROM} WHERE i.request_id = ?"
+READ_LOG = f"""SELECT {ROW_COLUMNS} {_FROM}
+    WHERE i.sequence > ? ORDER BY i.sequence LIMIT ?"""
+READ_LOG_CLIENT = f"""SELECT {ROW_COLUMNS} {_FROM}
+    WHERE i.client_id = ? AND i.sequence > ? ORDER BY i.sequence LIMIT ?"""
+UNFINISHED = f"""SELECT {RECORD_COLUMNS} {_FROM}
+    WHERE i.status = 1 ORDER BY i.created_at LIMIT ?"""
+RAW_OUTPUT = """SELECT COALESCE(o.raw, c.raw) FROM interventions i
+    LEFT JOIN raw_outputs o ON o.request_id = i.request_id
+    LEFT JOIN raw_outputs c ON c.request_id = i.cached_from
+    WHERE i.request_id = ?"""

@@ -1,0 +1,73 @@
+"""A store fixture parametrized over both backends, each test on a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from splice.server.store import Store, open_store
+
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_available() -> str | None:
+    """None if the test database answers, else why not."""
+    try:
+        import asyncpg
+    except ImportError:
+        return "asyncpg is not installed"
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_DSN, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"PostgreSQL at {PG_DSN} is not reachable: {exc}"
+    return None
+
+
+_PG_SKIP: list[str | None] = []
+
+
+def _pg_skip_reason() -> str | None:
+    if not _PG_SKIP:
+        _PG_SKIP.append(_postgres_available())
+    return _PG_SKIP[0]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty store: a SQLite file, or a fresh PostgreSQL schema dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    reason = _pg_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield f"{PG_DSN}?schema={schema}"
+
+    async def drop() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """An open store on a fresh database."""
+    s = open_store(store_url)
+    await s.open()
+    yield s
+    await s.close()
