@@ -1,0 +1,1 @@
+"""LLM oracle backends (``llm:anthropic``, ``llm:gemini``, ``llm:openai``) and ``cascade``."""
