@@ -54,12 +54,16 @@ class SegmentationMode(enum.IntEnum):
     KEYWORD = 2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Step:
     """One rollout step, numbered from 1.
 
     ``text`` is exactly ``rollout[char_start:char_end]``, including the separator that ends
     the step; consecutive steps tile the rollout text with no gap and no overlap.
+
+    Treat it as immutable. It is not ``frozen`` because segmentation builds one per step on
+    every request and a frozen dataclass's ``__init__`` costs 3-4 times more; it still
+    compares and hashes by value (``unsafe_hash``), so do not change a step after creation.
     """
 
     @property
