@@ -96,6 +96,7 @@ def test_approx_with_a_large_error_is_false() -> None:
     "$0.29 = 29$ cents",  # unit conversion
     "$1.5 = 90$ minutes",
     "In base 9, $58_9 + 1 = 60_9$.",
+    "In base 9, we have $8 + 5 = 14$.",
     "$17 \\equiv 2 \\pmod 5$",
     "17 = 2 mod 5",
     "$17\\%5=2$",

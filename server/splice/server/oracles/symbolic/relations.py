@@ -31,6 +31,9 @@ _NEGATED_RE = re.compile(
     r"error|erroneous|contradiction|cannot|isn't|aren't|doesn't|don't|can't|wasn't|won't|"
     r"shouldn't|wouldn't|neither|nor)\b|n't\b|\?", re.IGNORECASE,
 )
+# "in base 9, 8 + 5 = 14" is right: digits in another base are not checked
+_BASE_RE = re.compile(r"\bbase[\s$_{]*\d|\bbinary\b|\bhexadecimal\b|\boctal\b",
+                      re.IGNORECASE)
 _LEAD_WORDS = frozenset({
     "is", "so", "thus", "then", "hence", "get", "gets", "gives", "give", "have", "has", "that",
     "equals", "compute", "calculate", "which", "because", "since", "as", "therefore", "now",
@@ -69,7 +72,7 @@ def _context(text: str, start: int) -> tuple[bool, bool]:
         if s <= start < e:
             sentence = text[s:e]
             hypothetical = bool(_HYPOTHETICAL_RE.search(sentence))
-            negated = bool(_NEGATED_RE.search(sentence))
+            negated = bool(_NEGATED_RE.search(sentence) or _BASE_RE.search(sentence))
             return not (hypothetical or negated), hypothetical
     return True, False
 
