@@ -29,7 +29,6 @@ from splice.server.oracles.base import OracleResult
 from splice.server.store.base import RequestRecord
 
 
-
 class Row(Protocol):
     """A result row with access by column name (sqlite3.Row, asyncpg.Record)."""
 
@@ -51,6 +50,14 @@ ROW_COLUMNS = (
     "i.oracle_name, i.oracle_backend, i.oracle_version, i.oracle_config_hash, i.content_hash, "
     "i.replacements, i.explanation, r.problem_id, r.segmenter_name, r.segmenter_version, "
     "r.provenance, r.steps, r.rollout"
+)
+REQUEST_COLUMNS = (
+    "request_id, problem_id, segmenter_name, segmenter_version, categorize, options, labels, "
+    "provenance, problem, reference_solution, reference_answer, steps, rollout"
+)
+RESULT_COLUMNS = (
+    "first_error_step, category, replacements, explanation, input_tokens, output_tokens, "
+    "cost_usd, oracle_latency_ms, failure_reason, failure_message, failure_retryable"
 )
 # Extra columns needed to rebuild a RequestRecord (to resume unfinished work).
 RECORD_COLUMNS = (
@@ -138,10 +145,25 @@ def decode_provenance(text: str | None) -> Provenance | None:
     return None if text is None else Provenance(**_loads(text))
 
 
-def result_failure(result: OracleResult) -> tuple[int | None, str | None, bool | None]:
-    """The failure columns (reason, message, retryable) of a result."""
-    f = result.failure
-    return (None, None, None) if f is None else (int(f.reason), f.message, f.retryable)
+def request_values(record: RequestRecord) -> tuple[Any, ...]:
+    """The ``requests`` row of ``record``, in ``REQUEST_COLUMNS`` order."""
+    return (
+        record.request_id, record.problem_id, record.segmenter.name, record.segmenter.version,
+        record.categorize, encode_mapping(record.options), encode_mapping(record.labels),
+        encode_provenance(record.provenance), record.problem, record.reference_solution,
+        record.reference_answer, *encode_steps(record.steps),
+    )
+
+
+def result_values(result: OracleResult) -> tuple[Any, ...]:
+    """The verdict columns of ``result``, in ``RESULT_COLUMNS`` order."""
+    f, u = result.failure, result.usage
+    return (
+        result.first_error_step, int(result.category), encode_replacements(result.replacements),
+        result.explanation, u.input_tokens, u.output_tokens, u.cost_usd, u.oracle_latency_ms,
+        None if f is None else int(f.reason), None if f is None else f.message,
+        None if f is None else f.retryable,
+    )
 
 
 def intervention_from_row(row: Row) -> Intervention:

@@ -29,15 +29,12 @@ from splice.server.store import sqlite_sql as sql
 from splice.server.store._codec import (
     as_utc,
     cached_result,
-    encode_mapping,
-    encode_provenance,
-    encode_replacements,
-    encode_steps,
     finished_intervention,
     intervention_from_row,
     open_intervention,
     record_from_row,
-    result_failure,
+    request_values,
+    result_values,
     to_micros,
     utc_now,
 )
@@ -173,12 +170,7 @@ class SqliteStore(Store):
 
     async def accept(self, record: RequestRecord, *, use_cache: bool = True) -> Accepted:
         record = replace(record, created_at=as_utc(record.created_at))
-        req = (
-            record.request_id, record.problem_id, record.segmenter.name,
-            record.segmenter.version, int(record.categorize), encode_mapping(record.options),
-            encode_mapping(record.labels), encode_provenance(record.provenance), record.problem,
-            record.reference_solution, record.reference_answer, *encode_steps(record.steps),
-        )
+        req = request_values(record)
         accepted: Accepted = await self._write(
             lambda conn, ctr: self._accept_tx(conn, ctr, record, req, use_cache))
         if accepted.outcome is AcceptOutcome.NEW:
@@ -223,14 +215,7 @@ class SqliteStore(Store):
     async def finish(self, request_id: str, result: OracleResult) -> Intervention:
         check_finishable(result)
         record = self._records.pop(request_id)
-        failure = result_failure(result)
-        fields = (
-            result.first_error_step, int(result.category),
-            encode_replacements(result.replacements), result.explanation,
-            result.usage.input_tokens, result.usage.output_tokens, result.usage.cost_usd,
-            result.usage.oracle_latency_ms, failure[0], failure[1],
-            None if failure[2] is None else int(failure[2]),
-        )
+        fields = result_values(result)
         done: Intervention = await self._write(
             lambda conn, ctr: self._finish_tx(conn, ctr, request_id, result, fields, record))
         return done

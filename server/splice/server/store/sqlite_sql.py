@@ -8,7 +8,12 @@ the step layout as JSON and ``rollout`` the steps' texts, concatenated.
 
 from __future__ import annotations
 
-from splice.server.store._codec import RECORD_COLUMNS, ROW_COLUMNS
+from splice.server.store._codec import (
+    RECORD_COLUMNS,
+    REQUEST_COLUMNS,
+    RESULT_COLUMNS,
+    ROW_COLUMNS,
+)
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: requests (immutable, large), interventions (status, verdict, log), raw oracle output.
@@ -79,18 +84,15 @@ CACHE_HIT = """SELECT request_id, status, first_error_step, category, replacemen
     WHERE content_hash = ? AND oracle_name = ? AND oracle_config_hash = ?
         AND status IN (2, 3, 4)
     LIMIT 1"""
-INSERT_REQUEST = """INSERT INTO requests (request_id, problem_id, segmenter_name,
-    segmenter_version, categorize, options, labels, provenance, problem, reference_solution,
-    reference_answer, steps, rollout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+INSERT_REQUEST = f"""INSERT INTO requests ({REQUEST_COLUMNS})
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 INSERT_INTERVENTION = """INSERT INTO interventions (request_id, client_id, content_hash,
     oracle_name, oracle_backend, oracle_version, oracle_config_hash, status, created_at,
     sequence, first_error_step, category, replacements, explanation, cached, cached_from,
     finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 # A PENDING result only moves a RUNNING row; a final one finishes RUNNING and PENDING rows.
-FINISH = """UPDATE interventions SET status = ?, sequence = ?, first_error_step = ?,
-    category = ?, replacements = ?, explanation = ?, input_tokens = ?, output_tokens = ?,
-    cost_usd = ?, oracle_latency_ms = ?, failure_reason = ?, failure_message = ?,
-    failure_retryable = ?, finished_at = ?
+FINISH = f"""UPDATE interventions SET (status, sequence, {RESULT_COLUMNS}, finished_at)
+    = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     WHERE request_id = ? AND (status = 1 OR (status = 5 AND ?))"""
 INSERT_RAW = """INSERT INTO raw_outputs (request_id, raw) VALUES (?, ?)
     ON CONFLICT (request_id) DO UPDATE SET raw = excluded.raw"""

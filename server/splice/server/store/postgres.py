@@ -1,0 +1,357 @@
+"""PostgreSQL store (asyncpg): the same contract as SQLite, for replicas behind a balancer.
+
+Writes go through one writer task per process that runs whatever has queued up in one
+transaction on its own connection (group commit); reads use a small pool. A batch that
+may append to the log first locks the one-row ``log_counter`` and assigns sequences from
+it: the row lock serialises such transactions across all replicas until they commit, so
+sequence numbers are in commit order (a SERIAL would not be). Common operations are one
+statement each; if an operation fails in the database, the batch is rolled back and
+re-run without it, so one bad operation never fails the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+import asyncpg
+from splice.sdk.types import Intervention, Status
+from splice.server.oracles.base import OracleResult
+from splice.server.store import postgres_sql as sql
+from splice.server.store._codec import (
+    as_utc,
+    cached_result,
+    finished_intervention,
+    intervention_from_row,
+    open_intervention,
+    record_from_row,
+    request_values,
+    result_values,
+    utc_now,
+)
+from splice.server.store._follow import LogFollower
+from splice.server.store._records import RecordCache, check_duplicate, check_finishable
+from splice.server.store.base import (
+    Accepted,
+    AcceptOutcome,
+    RequestConflictError,
+    RequestRecord,
+    Store,
+    StoreError,
+    UnknownRequestError,
+)
+
+log = logging.getLogger("splice.store")
+T = TypeVar("T")
+
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_CONNECTION_ERRORS = (
+    asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError, OSError, TimeoutError,
+)
+_RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+_CALLER_ERRORS = (UnknownRequestError, RequestConflictError)  # raised before any write
+
+
+@dataclass(slots=True)
+class _Counter:
+    value: int
+
+
+@dataclass(slots=True)
+class _Op:
+    run: Callable[[asyncpg.Connection, _Counter | None], Awaitable[Any]]
+    needs_sequence: bool
+    future: asyncio.Future[Any]
+
+
+class _OpFailed(Exception):
+    def __init__(self, op: _Op, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.op, self.error = op, error
+
+
+class PostgresStore(Store):
+    """The durable store in PostgreSQL (see the module docstring)."""
+
+    def __init__(
+        self, dsn: str, *, schema: str | None = None, readers: int = 4,
+        poll_interval_s: float = 0.05, max_batch: int = 1024, max_attempts: int = 5,
+    ) -> None:
+        if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
+            raise ValueError(f"bad schema name {schema!r}: letters, digits and _ only")
+        self.dsn, self.schema = dsn, schema
+        self._settings = {} if schema is None else {"search_path": f'"{schema}"'}
+        self._readers, self._max_batch, self._max_attempts = readers, max_batch, max_attempts
+        self._follower = LogFollower(self.last_sequence, poll_interval_s)
+        self._records = RecordCache()
+        self._pending: list[_Op] = []
+        self._wakeup = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            self._conn = await self._connect()
+            head = await self._migrate(self._conn)
+            self._pool = await asyncpg.create_pool(
+                self.dsn, min_size=1, max_size=self._readers, server_settings=self._settings)
+        except BaseException as exc:
+            if self._conn is not None:
+                self._conn.terminate()
+                self._conn = None
+            if isinstance(exc, (asyncpg.PostgresError, *_CONNECTION_ERRORS)):
+                raise StoreError(f"cannot open postgres store: {exc}") from exc
+            raise
+        self._follower.advance(head)
+        self._writer = asyncio.create_task(self._write_loop(), name="splice-postgres-write")
+
+    async def close(self) -> None:
+        if self._closing or self._writer is None:
+            return
+        self._closing = True
+        self._wakeup.set()
+        await self._writer
+        await self._follower.aclose()
+        if self._pool is not None:
+            await self._pool.close()
+        if self._conn is not None:
+            await self._conn.close()
+
+    async def _connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self.dsn, server_settings=self._settings)
+
+    async def _migrate(self, conn: asyncpg.Connection) -> int:
+        # One advisory lock per schema: replicas starting together migrate one at a time.
+        key = zlib.crc32(f"splice-migrate:{self.schema or 'public'}".encode())
+        async with conn.transaction():
+            await conn.execute(sql.MIGRATION_LOCK, key)
+            if self.schema is not None:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            await conn.execute(sql.CREATE_MIGRATIONS)
+            version = await conn.fetchval(sql.SCHEMA_VERSION)
+            if version > len(sql.MIGRATIONS):
+                raise StoreError(f"schema version {version} is newer than this server's "
+                                 f"{len(sql.MIGRATIONS)}")
+            for number in range(version + 1, len(sql.MIGRATIONS) + 1):
+                for statement in sql.MIGRATIONS[number - 1]:
+                    await conn.execute(statement)
+                await conn.execute(sql.RECORD_MIGRATION, number)
+                log.info("postgres store: applied migration %d", number)
+        head: int = await conn.fetchval(sql.LAST_SEQUENCE)
+        return head
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def accept(self, record: RequestRecord, *, use_cache: bool = True) -> Accepted:
+        record = replace(record, created_at=as_utc(record.created_at))
+        status = Status.PENDING if record.initial_status_pending else Status.RUNNING
+        o = record.oracle
+        head = (record.client_id, record.content_hash, o.name, o.backend, o.version,
+                o.config_hash)
+        args = (*request_values(record), *head, int(status), record.created_at, use_cache)
+
+        async def run(conn: asyncpg.Connection, ctr: _Counter | None) -> Accepted:
+            if await conn.execute(sql.ACCEPT_NEW, *args) == "INSERT 0 1":
+                return Accepted(AcceptOutcome.NEW, open_intervention(record, status))
+            found = await conn.fetchrow(sql.EXISTING, record.request_id)
+            if found is not None:
+                check_duplicate(record, found["content_hash"], found["oracle_name"])
+                stored = await self._get_on(conn, record.request_id)
+                assert stored is not None
+                return Accepted(AcceptOutcome.DUPLICATE, stored)
+            hit = await conn.fetchrow(sql.CACHE_HIT, record.content_hash, o.name, o.config_hash)
+            if hit is None or ctr is None:
+                raise StoreError(f"accept of {record.request_id!r} inserted nothing")
+            result = cached_result(hit)
+            ctr.value += 1
+            now = utc_now()
+            await conn.execute(sql.INSERT_REQUEST, *request_values(record))
+            await conn.execute(
+                sql.INSERT_CACHED, record.request_id, *head, int(result.status),
+                record.created_at, ctr.value, result.first_error_step, int(result.category),
+                hit["replacements"], hit["explanation"], hit["request_id"], now)
+            return Accepted(AcceptOutcome.CACHED,
+                            finished_intervention(record, result, ctr.value, now, cached=True))
+
+        accepted: Accepted = await self._write(run, needs_sequence=use_cache)
+        if accepted.outcome is AcceptOutcome.NEW:
+            self._records.put(record)
+        return accepted
+
+    async def finish(self, request_id: str, result: OracleResult) -> Intervention:
+        check_finishable(result)
+        record = self._records.pop(request_id)
+        final = result.status.finished
+        fields = result_values(result)
+
+        async def run(conn: asyncpg.Connection, ctr: _Counter | None) -> Intervention:
+            sequence = None if ctr is None else ctr.value + 1
+            finished_at = utc_now() if final else None
+            updated = await conn.fetchval(
+                sql.FINISH, request_id, int(result.status), sequence, *fields, finished_at,
+                final, result.raw)
+            if updated:
+                if ctr is not None:
+                    ctr.value += 1
+                if record is not None:
+                    return finished_intervention(record, result, sequence or 0, finished_at)
+            found = await self._get_on(conn, request_id)
+            if found is None:
+                raise UnknownRequestError(request_id)
+            return found
+
+        done: Intervention = await self._write(run, needs_sequence=final)
+        return done
+
+    async def _write(
+        self, run: Callable[[asyncpg.Connection, _Counter | None], Awaitable[T]], *,
+        needs_sequence: bool,
+    ) -> T:
+        if self._closing or self._writer is None:
+            raise StoreError("the store is not open")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Op(run, needs_sequence, future))
+        self._wakeup.set()
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                ops = self._pending[:self._max_batch]
+                del self._pending[:self._max_batch]
+                try:
+                    await self._commit(ops)
+                except BaseException as exc:  # cancelled: nobody may wait forever
+                    _fail(ops, StoreError(f"postgres write aborted: {exc!r}"))
+                    raise
+            if self._closing:
+                return
+
+    async def _commit(self, ops: list[_Op]) -> None:
+        """Run ``ops`` in one transaction; drop and fail any op that the database rejects."""
+        attempts = 0
+        while ops:
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    self._conn = await self._connect()
+                outcomes, head = await self._run_batch(self._conn, ops)
+            except _OpFailed as failed:
+                _fail([failed.op], _store_error(failed.error))
+                ops = [op for op in ops if op is not failed.op]
+                continue
+            except _RETRYABLE as exc:
+                attempts += 1
+                if attempts < self._max_attempts:
+                    continue
+                _fail(ops, _store_error(exc))
+                return
+            except Exception as exc:  # the connection is gone: the outcome is unknown
+                log.error("postgres group commit of %d operations failed: %s", len(ops), exc)
+                _fail(ops, _store_error(exc))
+                if self._conn is not None:
+                    self._conn.terminate()
+                    self._conn = None
+                return
+            self._follower.advance(head)
+            for future, value, error in outcomes:
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(value)
+                else:
+                    future.set_exception(error)
+            return
+
+    @staticmethod
+    async def _run_batch(
+        conn: asyncpg.Connection, ops: list[_Op],
+    ) -> tuple[list[tuple[asyncio.Future[Any], Any, BaseException | None]], int]:
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        async with conn.transaction():
+            ctr = None
+            if any(op.needs_sequence for op in ops):
+                # Lock the counter before any row, so every replica locks in the same order.
+                ctr = _Counter(await conn.fetchval(sql.LOCK_COUNTER))
+                start = ctr.value
+            for op in ops:
+                try:
+                    value = await op.run(conn, ctr if op.needs_sequence else None)
+                except _CALLER_ERRORS as exc:
+                    outcomes.append((op.future, None, exc))
+                    continue
+                except (*_CONNECTION_ERRORS, *_RETRYABLE):
+                    raise
+                except Exception as exc:
+                    raise _OpFailed(op, exc) from exc
+                outcomes.append((op.future, value, None))
+            if ctr is not None and ctr.value != start:
+                await conn.execute(sql.SET_COUNTER, ctr.value)
+        return outcomes, 0 if ctr is None else ctr.value
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _get_on(conn: asyncpg.Connection, request_id: str) -> Intervention | None:
+        row = await conn.fetchrow(sql.GET, request_id)
+        return None if row is None else intervention_from_row(row)
+
+    async def _read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        if self._pool is None or self._closing:
+            raise StoreError("the store is not open")
+        try:
+            async with self._pool.acquire() as conn:
+                return await fn(conn)
+        except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
+            raise StoreError(f"postgres read failed: {exc}") from exc
+
+    async def get(self, request_id: str) -> Intervention | None:
+        return await self._read(lambda conn: self._get_on(conn, request_id))
+
+    async def read_log(
+        self, after: int, limit: int = 500, client_id: str | None = None
+    ) -> list[Intervention]:
+        query, args = (sql.READ_LOG, (after, limit)) if client_id is None else (
+            sql.READ_LOG_CLIENT, (client_id, after, limit))
+        rows = await self._read(lambda conn: conn.fetch(query, *args))
+        return [intervention_from_row(row) for row in rows]
+
+    async def last_sequence(self) -> int:
+        head: int = await self._read(lambda conn: conn.fetchval(sql.LAST_SEQUENCE))
+        return head
+
+    async def unfinished(self, limit: int = 10_000) -> list[RequestRecord]:
+        rows = await self._read(lambda conn: conn.fetch(sql.UNFINISHED, limit))
+        return [record_from_row(row) for row in rows]
+
+    async def wait_for_log(self, after: int, timeout: float) -> None:
+        await self._follower.wait(after, timeout)
+
+    async def raw_output(self, request_id: str) -> str | None:
+        raw: str | None = await self._read(lambda conn: conn.fetchval(sql.RAW_OUTPUT, request_id))
+        return raw
+
+
+def _store_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, StoreError | ValueError):
+        return exc
+    error = StoreError(f"postgres write failed: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+def _fail(ops: list[_Op], error: BaseException) -> None:
+    for op in ops:
+        if not op.future.done():
+            op.future.set_exception(error)

@@ -1,0 +1,143 @@
+"""SQL of the PostgreSQL store: forward-only migrations and the statements it runs.
+
+Migration N is ``MIGRATIONS[N - 1]``, a tuple of statements applied in one transaction;
+to change the schema, append a tuple (never edit one that has shipped). ``log_counter``
+is the one-row counter whose row lock orders the log: see ``postgres.py``.
+"""
+
+from __future__ import annotations
+
+from splice.server.store._codec import (
+    RECORD_COLUMNS,
+    REQUEST_COLUMNS,
+    RESULT_COLUMNS,
+    ROW_COLUMNS,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: requests (immutable, large), interventions (status, verdict, log), raw oracle
+    # output, and the log counter.
+    (
+        """CREATE TABLE requests (
+            request_id text PRIMARY KEY,
+            problem_id text NOT NULL,
+            segmenter_name text NOT NULL,
+            segmenter_version text NOT NULL,
+            categorize boolean NOT NULL,
+            options json NOT NULL,
+            labels json NOT NULL,
+            provenance json,
+            problem text NOT NULL,
+            reference_solution text NOT NULL,
+            reference_answer text NOT NULL,
+            steps json NOT NULL,
+            rollout text NOT NULL
+        )""",
+        """CREATE TABLE interventions (
+            request_id text PRIMARY KEY REFERENCES requests (request_id),
+            client_id text NOT NULL,
+            content_hash text NOT NULL,
+            oracle_name text NOT NULL,
+            oracle_backend text NOT NULL,
+            oracle_version text NOT NULL,
+            oracle_config_hash text NOT NULL,
+            status smallint NOT NULL CHECK (status BETWEEN 1 AND 6),
+            sequence bigint UNIQUE,
+            first_error_step integer NOT NULL DEFAULT 0 CHECK (first_error_step >= 0),
+            category smallint NOT NULL DEFAULT 0,
+            input_tokens bigint NOT NULL DEFAULT 0,
+            output_tokens bigint NOT NULL DEFAULT 0,
+            cost_usd double precision NOT NULL DEFAULT 0,
+            oracle_latency_ms double precision NOT NULL DEFAULT 0,
+            failure_reason smallint,
+            failure_message text,
+            failure_retryable boolean,
+            cached boolean NOT NULL DEFAULT false,
+            cached_from text,
+            created_at timestamptz NOT NULL,
+            finished_at timestamptz,
+            replacements json NOT NULL DEFAULT '[]',
+            explanation text NOT NULL DEFAULT ''
+        )""",
+        # Rollouts are read whole and rarely compress well enough to pay for pglz.
+        "ALTER TABLE requests ALTER COLUMN rollout SET STORAGE EXTERNAL",
+        """CREATE INDEX interventions_cache
+            ON interventions (content_hash, oracle_name, oracle_config_hash)
+            WHERE status IN (2, 3, 4)""",
+        """CREATE INDEX interventions_client_log ON interventions (client_id, sequence)
+            WHERE sequence IS NOT NULL""",
+        "CREATE INDEX interventions_running ON interventions (created_at) WHERE status = 1",
+        """CREATE TABLE raw_outputs (
+            request_id text PRIMARY KEY REFERENCES requests (request_id),
+            raw text NOT NULL
+        )""",
+        """CREATE TABLE log_counter (
+            id boolean PRIMARY KEY DEFAULT true CHECK (id),
+            value bigint NOT NULL
+        )""",
+        "INSERT INTO log_counter (id, value) VALUES (true, 0)",
+    ),
+)
+
+MIGRATION_LOCK = "SELECT pg_advisory_xact_lock($1)"
+CREATE_MIGRATIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"""
+SCHEMA_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version) VALUES ($1)"
+
+LOCK_COUNTER = "SELECT value FROM log_counter FOR UPDATE"
+SET_COUNTER = "UPDATE log_counter SET value = $1"
+LAST_SEQUENCE = "SELECT COALESCE(MAX(sequence), 0) FROM interventions"
+EXISTING = "SELECT content_hash, oracle_name FROM interventions WHERE request_id = $1"
+CACHE_HIT = """SELECT request_id, status, first_error_step, category, replacements, explanation
+    FROM interventions
+    WHERE content_hash = $1 AND oracle_name = $2 AND oracle_config_hash = $3
+        AND status IN (2, 3, 4)
+    LIMIT 1"""
+_REQUEST_PARAMS = (
+    "$1, $2, $3, $4, $5::boolean, $6::json, $7::json, $8::json, $9, $10, $11, $12::json, $13"
+)
+# The common case in one round trip: insert request and RUNNING row unless the request_id
+# exists (then nothing, without an error) or, with $22, a cached verdict exists.
+ACCEPT_NEW = f"""WITH req AS (
+        INSERT INTO requests ({REQUEST_COLUMNS})
+        SELECT {_REQUEST_PARAMS}
+        WHERE NOT ($22::boolean AND EXISTS (
+            SELECT 1 FROM interventions
+            WHERE content_hash = $15 AND oracle_name = $16 AND oracle_config_hash = $19
+                AND status IN (2, 3, 4)))
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING request_id)
+    INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
+        oracle_backend, oracle_version, oracle_config_hash, status, created_at)
+    SELECT request_id, $14, $15, $16, $17, $18, $19, $20::smallint, $21::timestamptz FROM req"""
+INSERT_REQUEST = f"""INSERT INTO requests ({REQUEST_COLUMNS}) VALUES ({_REQUEST_PARAMS})
+    ON CONFLICT (request_id) DO NOTHING"""
+INSERT_CACHED = """INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
+    oracle_backend, oracle_version, oracle_config_hash, status, created_at, sequence,
+    first_error_step, category, replacements, explanation, cached, cached_from, finished_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, true, $15, $16)"""
+# A PENDING result only moves a RUNNING row; a final one finishes RUNNING and PENDING rows.
+FINISH = f"""WITH done AS (
+        UPDATE interventions SET (status, sequence, {RESULT_COLUMNS}, finished_at)
+            = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+        WHERE request_id = $1 AND (status = 1 OR (status = 5 AND $16::boolean))
+        RETURNING request_id),
+    raw AS (
+        INSERT INTO raw_outputs (request_id, raw) SELECT request_id, $17::text FROM done
+        WHERE $17::text <> ''
+        ON CONFLICT (request_id) DO UPDATE SET raw = excluded.raw)
+    SELECT count(*) FROM done"""
+
+_FROM = "FROM interventions i JOIN requests r ON r.request_id = i.request_id"
+GET = f"SELECT {ROW_COLUMNS} {_FROM} WHERE i.request_id = $1"
+READ_LOG = f"""SELECT {ROW_COLUMNS} {_FROM}
+    WHERE i.sequence > $1 ORDER BY i.sequence LIMIT $2"""
+READ_LOG_CLIENT = f"""SELECT {ROW_COLUMNS} {_FROM}
+    WHERE i.client_id = $1 AND i.sequence > $2 ORDER BY i.sequence LIMIT $3"""
+UNFINISHED = f"""SELECT {RECORD_COLUMNS} {_FROM}
+    WHERE i.status = 1 ORDER BY i.created_at LIMIT $1"""
+RAW_OUTPUT = """SELECT COALESCE(o.raw, c.raw) AS raw FROM interventions i
+    LEFT JOIN raw_outputs o ON o.request_id = i.request_id
+    LEFT JOIN raw_outputs c ON c.request_id = i.cached_from
+    WHERE i.request_id = $1"""
