@@ -1,0 +1,7 @@
+"""``python -m splice.server.cli``."""
+
+import sys
+
+from splice.server.cli import main
+
+sys.exit(main())
