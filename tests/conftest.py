@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from splice.server.testing import ServerProcess, start_server_process
 
 FAKE_ORACLES = {

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-
 from splice.sdk import (
     AsyncClient,
     DeadlineExceededError,

@@ -6,9 +6,9 @@ import uuid
 
 import grpc
 import pytest
-
 from splice.server.testing import ServerProcess, wait_serving
 from splice.v1 import intervention_pb2 as pb
+
 from tests.conftest import PROBLEM, REFERENCE, ROLLOUT
 
 METHOD = "/splice.v1.InterventionService/Intervene"

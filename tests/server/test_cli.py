@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from splice.server.testing import ServerProcess
+
 from tests.conftest import PROBLEM, REFERENCE, ROLLOUT
 
 

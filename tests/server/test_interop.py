@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 from grpclib.client import Channel, UnaryUnaryMethod
-
-import grpc
 from splice.server.testing import ServerProcess
 from splice.v1 import intervention_pb2 as pb
+
 from tests.conftest import PROBLEM, REFERENCE, ROLLOUT
 
 

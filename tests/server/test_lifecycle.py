@@ -10,10 +10,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from splice.sdk import AsyncClient, Client, DeadlineExceededError, RetryPolicy, SpliceError, Status
 from splice.sdk.types import Intervention
 from splice.server.testing import ServerProcess, start_server_process
+
 from tests.conftest import FAKE_ORACLES, PROBLEM, REFERENCE, ROLLOUT
 
 

@@ -7,11 +7,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from splice.sdk import Client, Status
 from splice.server.oracles.base import Oracle
 from splice.server.oracles.registry import UnknownBackendError, build_oracle, resolve_backend
 from splice.server.testing import start_server_process
+
 from tests.conftest import PROBLEM, REFERENCE, ROLLOUT
 
 PLUGIN = textwrap.dedent('''
@@ -35,6 +35,7 @@ PLUGIN = textwrap.dedent('''
 
 def _install_plugin(root: Path) -> Path:
     """A real installed distribution on a path entry: module + dist-info entry point."""
+    root.mkdir(parents=True)
     (root / "lastplugin.py").write_text(PLUGIN)
     info = root / "lastplugin-0.1.dist-info"
     info.mkdir()

@@ -10,7 +10,6 @@ import uuid
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from splice.sdk import (
     AlreadyExistsError,
     AsyncClient,
@@ -24,6 +23,7 @@ from splice.sdk.types import FailureReason
 from splice.server.testing import ServerProcess
 from splice.v1 import intervention_pb2 as pb
 from splice.v1 import intervention_pb2_grpc as pb_grpc
+
 from tests.conftest import PROBLEM, REFERENCE, ROLLOUT
 
 
