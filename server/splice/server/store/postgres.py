@@ -4,9 +4,11 @@ Writes go through one writer task per process that runs whatever has queued up i
 transaction on its own connection (group commit); reads use a small pool. A batch that
 may append to the log first locks the one-row ``log_counter`` and assigns sequences from
 it: the row lock serialises such transactions across all replicas until they commit, so
-sequence numbers are in commit order (a SERIAL would not be). Common operations are one
-statement each; if an operation fails in the database, the batch is rolled back and
-re-run without it, so one bad operation never fails the others.
+sequence numbers are in commit order (a SERIAL would not be). The common case of a whole
+batch is one statement for all its accepts and two for all its finishes
+(``postgres_batch``); if the database rejects one, the batch is rolled back and re-run one
+operation at a time, and an operation that fails then is dropped and the rest re-run, so
+one bad operation never fails the others.
 """
 
 from __future__ import annotations
@@ -45,29 +47,29 @@ from splice.server.store.base import (
     StoreError,
     UnknownRequestError,
 )
+from splice.server.store.postgres_batch import (
+    CONNECTION_ERRORS,
+    RETRYABLE,
+    AcceptItem,
+    BatchFailed,
+    Counter,
+    FinishItem,
+    run_whole_batch,
+)
 
 log = logging.getLogger("splice.store")
 T = TypeVar("T")
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_CONNECTION_ERRORS = (
-    asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError, OSError, TimeoutError,
-)
-_RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 _CALLER_ERRORS = (UnknownRequestError, RequestConflictError)  # raised before any write
 
 
 @dataclass(slots=True)
-class _Counter:
-    value: int
-
-
-@dataclass(slots=True)
 class _Op:
-    run: Callable[[asyncpg.Connection, _Counter | None], Awaitable[Any]]
+    run: Callable[[asyncpg.Connection, Counter | None], Awaitable[Any]]
     needs_sequence: bool
     future: asyncio.Future[Any]
+    item: AcceptItem | FinishItem
 
 
 class _OpFailed(Exception):
@@ -109,7 +111,7 @@ class PostgresStore(Store):
             if self._conn is not None:
                 self._conn.terminate()
                 self._conn = None
-            if isinstance(exc, (asyncpg.PostgresError, *_CONNECTION_ERRORS)):
+            if isinstance(exc, (asyncpg.PostgresError, *CONNECTION_ERRORS)):
                 raise StoreError(f"cannot open postgres store: {exc}") from exc
             raise
         self._follower.advance(head)
@@ -160,7 +162,7 @@ class PostgresStore(Store):
                 o.config_hash)
         args = (*request_values(record), *head, int(status), record.created_at, use_cache)
 
-        async def run(conn: asyncpg.Connection, ctr: _Counter | None) -> Accepted:
+        async def run(conn: asyncpg.Connection, ctr: Counter | None) -> Accepted:
             if await conn.execute(sql.ACCEPT_NEW, *args) == "INSERT 0 1":
                 return Accepted(AcceptOutcome.NEW, open_intervention(record, status))
             found = await conn.fetchrow(sql.EXISTING, record.request_id)
@@ -183,7 +185,8 @@ class PostgresStore(Store):
             return Accepted(AcceptOutcome.CACHED,
                             finished_intervention(record, result, ctr.value, now, cached=True))
 
-        accepted: Accepted = await self._write(run, needs_sequence=use_cache)
+        accepted: Accepted = await self._write(
+            run, needs_sequence=use_cache, item=AcceptItem(args, record))
         if accepted.outcome is AcceptOutcome.NEW:
             self._records.put(record)
         return accepted
@@ -194,7 +197,7 @@ class PostgresStore(Store):
         final = result.status.finished
         fields = result_values(result)
 
-        async def run(conn: asyncpg.Connection, ctr: _Counter | None) -> Intervention:
+        async def run(conn: asyncpg.Connection, ctr: Counter | None) -> Intervention:
             sequence = None if ctr is None else ctr.value + 1
             finished_at = utc_now() if final else None
             updated = await conn.fetchval(
@@ -210,17 +213,18 @@ class PostgresStore(Store):
                 raise UnknownRequestError(request_id)
             return found
 
-        done: Intervention = await self._write(run, needs_sequence=final)
+        done: Intervention = await self._write(
+            run, needs_sequence=final, item=FinishItem(request_id, result, fields, record))
         return done
 
     async def _write(
-        self, run: Callable[[asyncpg.Connection, _Counter | None], Awaitable[T]], *,
-        needs_sequence: bool,
+        self, run: Callable[[asyncpg.Connection, Counter | None], Awaitable[T]], *,
+        needs_sequence: bool, item: AcceptItem | FinishItem,
     ) -> T:
         if self._closing or self._writer is None:
             raise StoreError("the store is not open")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Op(run, needs_sequence, future))
+        self._pending.append(_Op(run, needs_sequence, future, item))
         self._wakeup.set()
         return await future
 
@@ -241,17 +245,20 @@ class PostgresStore(Store):
 
     async def _commit(self, ops: list[_Op]) -> None:
         """Run ``ops`` in one transaction; drop and fail any op that the database rejects."""
-        attempts = 0
+        attempts, batched = 0, len(ops) > 1
         while ops:
             try:
                 if self._conn is None or self._conn.is_closed():
                     self._conn = await self._connect()
-                outcomes, head = await self._run_batch(self._conn, ops)
+                outcomes, head = await self._run_batch(self._conn, ops, batched)
+            except BatchFailed:
+                batched = False
+                continue
             except _OpFailed as failed:
                 _fail([failed.op], _store_error(failed.error))
                 ops = [op for op in ops if op is not failed.op]
                 continue
-            except _RETRYABLE as exc:
+            except RETRYABLE as exc:
                 attempts += 1
                 if attempts < self._max_attempts:
                     continue
@@ -276,22 +283,26 @@ class PostgresStore(Store):
 
     @staticmethod
     async def _run_batch(
-        conn: asyncpg.Connection, ops: list[_Op],
+        conn: asyncpg.Connection, ops: list[_Op], batched: bool,
     ) -> tuple[list[tuple[asyncio.Future[Any], Any, BaseException | None]], int]:
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         async with conn.transaction():
             ctr = None
             if any(op.needs_sequence for op in ops):
                 # Lock the counter before any row, so every replica locks in the same order.
-                ctr = _Counter(await conn.fetchval(sql.LOCK_COUNTER))
+                ctr = Counter(await conn.fetchval(sql.LOCK_COUNTER))
                 start = ctr.value
-            for op in ops:
+            done = await run_whole_batch(conn, [op.item for op in ops], ctr) if batched else {}
+            for k, op in enumerate(ops):
+                if k in done:
+                    outcomes.append((op.future, done[k], None))
+                    continue
                 try:
                     value = await op.run(conn, ctr if op.needs_sequence else None)
                 except _CALLER_ERRORS as exc:
                     outcomes.append((op.future, None, exc))
                     continue
-                except (*_CONNECTION_ERRORS, *_RETRYABLE):
+                except (*CONNECTION_ERRORS, *RETRYABLE):
                     raise
                 except Exception as exc:
                     raise _OpFailed(op, exc) from exc
@@ -313,7 +324,7 @@ class PostgresStore(Store):
         try:
             async with self._pool.acquire() as conn:
                 return await fn(conn)
-        except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
+        except (asyncpg.PostgresError, *CONNECTION_ERRORS) as exc:
             raise StoreError(f"postgres read failed: {exc}") from exc
 
     async def get(self, request_id: str) -> Intervention | None:

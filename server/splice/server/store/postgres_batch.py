@@ -1,0 +1,194 @@
+"""Whole-batch statements of the PostgreSQL writer: one round trip for all accepts of a
+batch, two for all finishes (a round trip costs more than the work of one operation).
+
+They handle the common case only; whatever they leave (duplicates, cache hits, rows already
+finished, unknown ids) the writer runs one operation at a time afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from splice.sdk.types import Intervention, Status
+from splice.server.oracles.base import OracleResult
+from splice.server.store._codec import (
+    REQUEST_COLUMNS,
+    RESULT_COLUMNS,
+    finished_intervention,
+    open_intervention,
+    utc_now,
+)
+from splice.server.store.base import Accepted, AcceptOutcome, RequestRecord
+
+_ACCEPT_COLUMNS = (
+    REQUEST_COLUMNS + ", client_id, content_hash, oracle_name, oracle_backend, oracle_version, "
+    "oracle_config_hash, status, created_at, use_cache"
+)
+_ACCEPT_TYPES = (
+    "text", "text", "text", "text", "boolean", "json", "json", "json", "text", "text", "text",
+    "json", "text", "text", "text", "text", "text", "text", "text", "smallint", "timestamptz",
+    "boolean",
+)
+ACCEPT_MANY = f"""WITH input AS (
+        SELECT * FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_ACCEPT_TYPES, 1))})
+            WITH ORDINALITY AS t({_ACCEPT_COLUMNS}, ord)),
+    firsts AS (SELECT DISTINCT ON (request_id) * FROM input ORDER BY request_id, ord),
+    req AS (
+        INSERT INTO requests ({REQUEST_COLUMNS}) SELECT {REQUEST_COLUMNS} FROM firsts f
+        WHERE NOT (f.use_cache AND EXISTS (
+            SELECT 1 FROM interventions c
+            WHERE c.content_hash = f.content_hash AND c.oracle_name = f.oracle_name
+                AND c.oracle_config_hash = f.oracle_config_hash AND c.status IN (2, 3, 4)))
+        ORDER BY f.ord
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING request_id)
+    INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
+        oracle_backend, oracle_version, oracle_config_hash, status, created_at)
+    SELECT f.request_id, f.client_id, f.content_hash, f.oracle_name, f.oracle_backend,
+        f.oracle_version, f.oracle_config_hash, f.status, f.created_at
+    FROM firsts f JOIN req ON req.request_id = f.request_id
+    RETURNING request_id"""
+
+LOCK_ROWS = """SELECT request_id, status FROM interventions WHERE request_id = ANY($1::text[])
+    ORDER BY request_id FOR UPDATE"""
+_FINISH_TYPES = (
+    "text", "smallint", "bigint", "integer", "smallint", "json", "text", "bigint", "bigint",
+    "float8", "float8", "smallint", "text", "boolean", "timestamptz", "text",
+)
+_FINISH_COLUMNS = f"request_id, status, sequence, {RESULT_COLUMNS}, finished_at, raw"
+FINISH_MANY = f"""WITH input AS (
+        SELECT * FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_FINISH_TYPES, 1))})
+            AS t({_FINISH_COLUMNS})),
+    done AS (
+        UPDATE interventions i SET (status, sequence, {RESULT_COLUMNS}, finished_at) = (
+            x.status, x.sequence, {", ".join(f"x.{c.strip()}" for c in RESULT_COLUMNS.split(","))},
+            x.finished_at)
+        FROM input x WHERE i.request_id = x.request_id
+        RETURNING i.request_id),
+    raw AS (
+        INSERT INTO raw_outputs (request_id, raw) SELECT request_id, raw FROM input
+        WHERE raw <> ''
+        ON CONFLICT (request_id) DO UPDATE SET raw = excluded.raw)
+    SELECT count(*) FROM done"""
+
+
+CONNECTION_ERRORS = (
+    asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError, OSError, TimeoutError,
+)
+RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+
+
+class BatchFailed(Exception):
+    """A whole-batch statement failed: run the batch again, one operation at a time."""
+
+
+@dataclass(slots=True)
+class Counter:
+    """The log head inside the current write transaction (the counter row is locked)."""
+
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptItem:
+    """An accept, as ``ACCEPT_MANY`` takes it (``args`` in ``_ACCEPT_COLUMNS`` order)."""
+
+    args: tuple[Any, ...]
+    record: RequestRecord
+
+
+@dataclass(frozen=True, slots=True)
+class FinishItem:
+    """A finish, with the verdict columns already encoded."""
+
+    request_id: str
+    result: OracleResult
+    fields: tuple[Any, ...]
+    record: RequestRecord | None
+
+
+async def accept_new(conn: asyncpg.Connection, items: list[AcceptItem]) -> list[bool]:
+    """Insert every item that is new and not served from the cache; which ones were."""
+    inserted = {row[0] for row in await conn.fetch(ACCEPT_MANY, *zip(*(i.args for i in items),
+                                                                     strict=True))}
+    outcome = []
+    for item in items:
+        rid = item.record.request_id
+        outcome.append(rid in inserted)
+        inserted.discard(rid)  # a later duplicate in the same batch is not NEW
+    return outcome
+
+
+async def finish_open(
+    conn: asyncpg.Connection, items: list[FinishItem], head: int | None,
+) -> tuple[list[Intervention | None], int | None]:
+    """Finish every item whose row is open, assigning sequences after ``head``.
+
+    Returns per item the finished intervention (None: left to the one-by-one path, or
+    applied without a remembered record) and the new head.
+    """
+    rows = await conn.fetch(LOCK_ROWS, sorted({i.request_id for i in items}))
+    status = {r["request_id"]: r["status"] for r in rows}
+    applied: list[tuple[Any, ...]] = []
+    out: list[Intervention | None] = []
+    for item in items:
+        final = item.result.status.finished
+        current = status.get(item.request_id)
+        if not (current == Status.RUNNING or (current == Status.PENDING and final)) or (
+                final and head is None):
+            out.append(None)
+            continue
+        status[item.request_id] = -1  # one update per row and statement
+        sequence = None
+        finished_at: datetime | None = None
+        if final:
+            assert head is not None
+            head += 1
+            sequence, finished_at = head, utc_now()
+        applied.append((item.request_id, int(item.result.status), sequence, *item.fields,
+                        finished_at, item.result.raw))
+        out.append(None if item.record is None else finished_intervention(
+            item.record, item.result, sequence or 0, finished_at))
+    if applied:
+        count = await conn.fetchval(FINISH_MANY, *zip(*applied, strict=True))
+        if count != len(applied):
+            raise RuntimeError(f"batched finish updated {count} of {len(applied)} rows")
+    return out, head
+
+
+async def run_whole_batch(
+    conn: asyncpg.Connection, items: list[AcceptItem | FinishItem], ctr: Counter | None,
+) -> dict[int, Any]:
+    """The common case of every operation at once; returns outcomes by operation index.
+
+    Raises :class:`BatchFailed` if the database rejects a statement (the caller then runs
+    the operations one at a time to find the culprit).
+    """
+    done: dict[int, Any] = {}
+    accepts = [(k, i) for k, i in enumerate(items) if isinstance(i, AcceptItem)]
+    finishes = [(k, i) for k, i in enumerate(items) if isinstance(i, FinishItem)]
+    try:
+        if accepts:
+            flags = await accept_new(conn, [item for _, item in accepts])
+            for (k, item), new in zip(accepts, flags, strict=True):
+                if new:
+                    status = (Status.PENDING if item.record.initial_status_pending
+                              else Status.RUNNING)
+                    done[k] = Accepted(AcceptOutcome.NEW, open_intervention(item.record, status))
+        if finishes:
+            finished, head = await finish_open(
+                conn, [item for _, item in finishes], None if ctr is None else ctr.value)
+            if ctr is not None and head is not None:
+                ctr.value = head
+            for (k, _), iv in zip(finishes, finished, strict=True):
+                if iv is not None:
+                    done[k] = iv
+    except (*CONNECTION_ERRORS, *RETRYABLE):
+        raise
+    except Exception as exc:
+        raise BatchFailed(str(exc)) from exc
+    return done
