@@ -16,6 +16,9 @@ _BUILTINS: dict[str, str] = {
     "noop": "splice.server.oracles.noop:NoopOracle",
     "symbolic": "splice.server.oracles.symbolic:SymbolicOracle",
     "fake": "splice.server.oracles.fake:FakeOracle",
+    "llm:anthropic": "splice.server.oracles.llm.oracle:AnthropicOracle",
+    "llm:gemini": "splice.server.oracles.llm.oracle:GeminiOracle",
+    "llm:openai": "splice.server.oracles.llm.oracle:OpenAIOracle",
 }
 _registered: dict[str, OracleFactory] = {}
 

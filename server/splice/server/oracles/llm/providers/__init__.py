@@ -1,0 +1,1 @@
+"""Thin adapters over the provider SDKs, one per module; they never retry."""
