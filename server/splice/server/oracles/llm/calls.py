@@ -112,8 +112,8 @@ class GuardedCaller:
         except ProviderError as exc:
             await self._record(ctx, request, number, started_at, 0.0, exc, None, totals)
             raise
-        await self.limiter.acquire(prompt_tokens + request.max_tokens)
         async with self._slots:
+            ticket = await self.limiter.acquire(prompt_tokens + request.max_tokens)
             t0 = time.perf_counter()
             try:
                 # The SDK enforces timeout_s; this outer guard also covers a stuck connect.
@@ -126,6 +126,8 @@ class GuardedCaller:
                 error = exc
             else:
                 error = None
+            finally:
+                self.limiter.release(ticket)
             latency_ms = (time.perf_counter() - t0) * 1000.0
         self.breaker.record(error)
         if error is not None:

@@ -168,6 +168,21 @@ class BudgetGuard:
                 f"call may cost ${usd:.4f}; the limit is ${budget.usd_per_day:.2f} per day")
         self._reserved[client_id] = (held_tokens + tokens, held_usd + usd)
 
+    async def check_spent(self, client_id: str) -> None:
+        """Raise :class:`BudgetExceeded` if the client has already used up its budget."""
+        found = self.budget_of(client_id)
+        if found is None:
+            return
+        key, budget = found
+        spent = await self.ledger.spent(client_id, start_of_day())
+        name = f"budget {key!r} of client {client_id!r}"
+        if budget.tokens_per_day is not None and spent.tokens >= budget.tokens_per_day:
+            raise BudgetExceeded(f"{name}: {spent.tokens} of {budget.tokens_per_day} tokens "
+                                 "per day used")
+        if budget.usd_per_day is not None and spent.cost_usd >= budget.usd_per_day:
+            raise BudgetExceeded(f"{name}: ${spent.cost_usd:.4f} of ${budget.usd_per_day:.2f} "
+                                 "per day spent")
+
     def release(self, client_id: str, tokens: int, usd: float) -> None:
         """Release a reservation once the attempt is recorded in the ledger."""
         if client_id not in self._reserved:

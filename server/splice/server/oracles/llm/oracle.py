@@ -13,8 +13,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import grpc
 from pydantic import ValidationError
 from splice.sdk.types import ErrorCategory, FailureReason, Status, Usage
+from splice.server.errors import ServiceError, UnavailableError
 from splice.server.oracles.base import Oracle, OracleResult, OracleTask
 from splice.server.oracles.llm import prompts
 from splice.server.oracles.llm.calls import CallContext, CallTotals, GuardedCaller, Redactor
@@ -53,6 +55,12 @@ _FAILURE_OF_KIND = {
     ErrorKind.REFUSED: FailureReason.REFUSED,
     ErrorKind.CONTEXT_TOO_LONG: FailureReason.CONTEXT_TOO_LONG,
 }
+
+
+class BudgetExceededError(ServiceError):
+    """A client is over its budget (RESOURCE_EXHAUSTED); the message names the budget."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class _Failed(Exception):
@@ -126,6 +134,22 @@ class LlmOracle(Oracle):
                 breaker=CircuitBreaker(s.breaker_failures, s.breaker_reset_s, self.clock),
                 max_concurrency=s.max_concurrency, clock=self.clock, redact=self._redact)
         return self._caller
+
+    async def admit(self, client_id: str) -> None:
+        """Refuse work before it is accepted: UNAVAILABLE while the provider is marked down,
+        RESOURCE_EXHAUSTED when the client's budget is used up (the budget is named).
+
+        The engine calls this before ``store.accept`` where the oracle has it, so the
+        caller gets a status it can act on instead of a FAILED result.
+        """
+        caller = self.caller()
+        if caller.breaker.is_open:
+            raise UnavailableError(f"oracle {self.name}: provider unavailable (circuit open); "
+                                   "retry later")
+        try:
+            await caller.budgets.check_spent(client_id)
+        except BudgetExceeded as exc:
+            raise BudgetExceededError(f"oracle {self.name}: {exc}") from None
 
     def request(self, prompt: prompts.RenderedPrompt, settings: LlmOptions) -> ProviderRequest:
         """The provider request for ``prompt``."""

@@ -10,7 +10,6 @@ import asyncio
 import enum
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -79,51 +78,75 @@ class RateLimiter:
 
     A sliding log, not a token bucket: a bucket lets a full burst through at the end of one
     minute and another at the start of the next, which a provider's per-minute counter
-    rejects. Waiters are served in arrival order.
+    rejects. A request counts from when it is sent until ``window_s`` after its *answer*
+    came back (:meth:`release`): the provider counted it somewhere in between, so however
+    late it arrived there (a busy event loop, a slow network), no window can overflow.
+    Waiters are served in arrival order.
     """
 
     def __init__(self, rpm: int | None = None, tpm: int | None = None, *,
                  window_s: float = 60.0, clock: Clock | None = None) -> None:
         self.rpm, self.tpm, self.window_s = rpm, tpm, window_s
         self.clock = clock or MonotonicClock()
-        self._log: deque[tuple[float, int]] = deque()
-        self._tokens = 0
+        self._log: dict[int, tuple[float, int, bool]] = {}  # ticket -> (stamp, tokens, done)
+        self._next = 0
         self._lock = asyncio.Lock()
+        self._released = asyncio.Event()
         self._paused_until = 0.0
 
     def pause(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (a provider answered 429 with ``retry-after``)."""
         self._paused_until = max(self._paused_until, self.clock.now() + seconds)
 
-    async def acquire(self, tokens: int = 0) -> float:
-        """Wait for room for one request of ``tokens``; returns the seconds waited."""
+    async def acquire(self, tokens: int = 0) -> int:
+        """Wait for room for one request of ``tokens``; returns a ticket for :meth:`release`."""
+        self._next += 1
+        ticket = self._next
         if self.rpm is None and self.tpm is None:
-            return 0.0
-        start = self.clock.now()
+            return ticket
         async with self._lock:
             while True:
                 now = self.clock.now()
-                while self._log and self._log[0][0] <= now - self.window_s:
-                    self._tokens -= self._log.popleft()[1]
+                self._log = {k: v for k, v in self._log.items()
+                             if not (v[2] and v[0] <= now - self.window_s)}
                 wait = self._paused_until - now
                 if wait <= 0:
                     wait = self._room_wait(now, tokens)
-                if wait <= 0:
-                    self._log.append((now, tokens))
-                    self._tokens += tokens
-                    return now - start
-                await self.clock.sleep(wait)
+                if wait == 0:
+                    self._log[ticket] = (now, tokens, False)
+                    return ticket
+                self._released.clear()
+                sleeper = asyncio.ensure_future(self.clock.sleep(wait if wait > 0 else 3600))
+                released = asyncio.ensure_future(self._released.wait())
+                _, pending = await asyncio.wait({sleeper, released},
+                                                return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+
+    def release(self, ticket: int) -> None:
+        """The request's answer came back: its window now runs from this moment."""
+        entry = self._log.get(ticket)
+        if entry is not None:
+            self._log[ticket] = (self.clock.now(), entry[1], True)
+            self._released.set()
 
     def _room_wait(self, now: float, tokens: int) -> float:
-        if self.rpm is not None and len(self._log) >= self.rpm:
-            return self._log[len(self._log) - self.rpm][0] + self.window_s - now
-        if self.tpm is not None and self._log and self._tokens + tokens > self.tpm:
-            need, freed = self._tokens + tokens - self.tpm, 0
-            for stamp, used in self._log:
-                freed += used
-                if freed >= need:
-                    return stamp + self.window_s - now
-        return 0.0
+        """0 when the request fits; else seconds until it may (-1: until a release)."""
+        entries = self._log.values()
+        over_rpm = self.rpm is not None and len(self._log) >= self.rpm
+        used = sum(e[1] for e in entries)
+        over_tpm = self.tpm is not None and bool(self._log) and used + tokens > self.tpm
+        if not (over_rpm or over_tpm):
+            return 0.0
+        done = sorted((e[0], e[1]) for e in entries if e[2])
+        need_calls = len(self._log) - self.rpm + 1 if over_rpm and self.rpm is not None else 0
+        need_tokens = used + tokens - self.tpm if over_tpm and self.tpm is not None else 0
+        freed_tokens = 0
+        for freed_calls, (stamp, used_tokens) in enumerate(done, 1):
+            freed_tokens += used_tokens
+            if freed_calls >= need_calls and freed_tokens >= need_tokens:
+                return max(stamp + self.window_s - now, 1e-3)
+        return -1.0
 
 
 class BreakerState(enum.StrEnum):
@@ -149,6 +172,13 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
+        self._probe_at = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        """True while calls fail fast (open and not yet due for a probe)."""
+        return self.state is BreakerState.OPEN and \
+            self.clock.now() - self._opened_at < self.reset_s
 
     def check(self) -> None:
         """Raise ``ProviderError(UNAVAILABLE)`` unless a call may go out now."""
@@ -158,8 +188,9 @@ class CircuitBreaker:
                 self.clock.now() - self._opened_at >= self.reset_s:
             self.state = BreakerState.HALF_OPEN
             self._probing = False
-        if self.state is BreakerState.HALF_OPEN and not self._probing:
-            self._probing = True
+        stale = self.clock.now() - self._probe_at >= self.reset_s  # a probe that never ended
+        if self.state is BreakerState.HALF_OPEN and (not self._probing or stale):
+            self._probing, self._probe_at = True, self.clock.now()
             return
         retry_in = max(0.0, self._opened_at + self.reset_s - self.clock.now())
         raise ProviderError(ErrorKind.UNAVAILABLE,
