@@ -1,0 +1,52 @@
+"""Smoke test of bench/service.py: a --quick run ends with JSON holding every section.
+
+No timing assertions: the numbers depend on the machine; only their presence is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@pytest.mark.slow
+def test_quick_run_reports_every_section(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "service.py"), "--quick", "--json",
+         "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=280, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert _number(results["environment"]["cpus"])
+    for name in ("unary", "stream"):
+        section = results[name]
+        for side in ("ours", "bare"):
+            for key in ("rps", "p50_ms", "p99_ms", "server_cpu_pct", "client_cpu_pct",
+                        "server_cpu_us_per_req"):
+                assert _number(section[side][key]), (name, side, key)
+        for key in ("ratio_median", "ratio_min", "ratio_max", "errors", "cached"):
+            assert _number(section[key]), (name, key)
+        assert isinstance(section["pass"], bool)
+    for key in ("in_flight_500", "in_flight_1000"):
+        run = results["concurrency"][key]
+        for field in ("rps", "ideal_rps", "pct_of_ideal", "errors", "cached"):
+            assert _number(run[field]), (key, field)
+    seg = results["segmentation"]
+    assert _number(seg["blank_line_us"]) and _number(seg["keyword_us"])
+    sym = results["symbolic"]
+    if "skipped" not in sym:
+        for key in ("p50_ms", "p99_ms", "oracle_p50_ms", "errors", "cached"):
+            assert _number(sym[key]), key
