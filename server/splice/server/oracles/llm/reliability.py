@@ -116,7 +116,10 @@ class RateLimiter:
                     self._log[ticket] = (now, tokens, False)
                     return ticket
                 self._released.clear()
-                sleeper = asyncio.ensure_future(self.clock.sleep(wait if wait > 0 else 3600))
+                if wait < 0:  # everything counted is still in flight: wait for an answer
+                    await self._released.wait()
+                    continue
+                sleeper = asyncio.ensure_future(self.clock.sleep(wait))
                 released = asyncio.ensure_future(self._released.wait())
                 _, pending = await asyncio.wait({sleeper, released},
                                                 return_when=asyncio.FIRST_COMPLETED)
