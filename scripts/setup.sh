@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Creates .venv and installs splice (editable) with the extras named in $SPLICE_EXTRAS.
+# Creates .venv and installs splice (editable) with the extras in $SPLICE_EXTRAS
+# (default: dev,llm,trainer). torch is installed first and pinned by constraints.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS=${SPLICE_EXTRAS:-dev}
+EXTRAS=${SPLICE_EXTRAS:-dev,llm,trainer}
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
-    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
 fi
-# A quiet install when nothing changed; pip prints what it adds otherwise.
-.venv/bin/python -m pip install -q -e ".[${EXTRAS}]" 2>&1 | grep -v "is ignored: it is neither" || true
-.venv/bin/python -c "import splice.server, splice.sdk" 
+quiet() { grep -v "is ignored: it is neither" || true; }
+if [[ ",$EXTRAS," == *",trainer,"* ]] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
+    .venv/bin/python -m pip install -q -c constraints.txt torch 2>&1 | quiet
+fi
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[${EXTRAS}]" 2>&1 | quiet
+.venv/bin/python -c "import splice.server, splice.sdk"
 echo "setup done: .venv with splice[${EXTRAS}]"
