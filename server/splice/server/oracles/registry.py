@@ -19,6 +19,7 @@ _BUILTINS: dict[str, str] = {
     "llm:anthropic": "splice.server.oracles.llm.oracle:AnthropicOracle",
     "llm:gemini": "splice.server.oracles.llm.oracle:GeminiOracle",
     "llm:openai": "splice.server.oracles.llm.oracle:OpenAIOracle",
+    "cascade": "splice.server.oracles.llm.cascade:CascadeOracle",
 }
 _registered: dict[str, OracleFactory] = {}
 

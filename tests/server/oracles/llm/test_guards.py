@@ -183,3 +183,20 @@ async def test_samples_majority_and_unanimity(fake: FakeProvider) -> None:
     fake.then(*(Act(text=a) for a in answers))
     r = await oracle.intervene(make_task("una", options={"agreement": "unanimous"}))
     assert r.status is Status.ABSTAINED and "no agreement" in r.explanation
+
+
+def test_dry_run_estimate_counts_rendered_prompts() -> None:
+    from splice.server.oracles.llm.estimate import estimate_batch
+    from splice.server.oracles.llm.prompts import render_intervention
+    oracle = make_oracle("anthropic", "http://127.0.0.1:9", MemoryLedger(),
+                         model="claude-sonnet-4-5", max_tokens=8000)
+    tasks = [make_task(f"e{i}") for i in range(10)]
+    tasks.append(make_task("s", options={"samples": "3"}))
+    est = estimate_batch(oracle, tasks, typical_output_tokens=3000)
+    one = render_intervention(tasks[0].problem, tasks[0].reference_solution,
+                              tasks[0].steps).estimated_tokens
+    assert (est.requests, est.calls) == (11, 13)
+    assert est.input_tokens == 13 * one
+    assert est.output_tokens_max == 13 * 8000 and est.output_tokens_typical == 13 * 3000
+    assert est.priced and est.usd_typical == pytest.approx(
+        (13 * one * 3.0 + 13 * 3000 * 15.0) / 1e6)
