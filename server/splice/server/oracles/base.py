@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -85,9 +86,10 @@ class Oracle(abc.ABC):
         self.name = name
         self.options: dict[str, Any] = dict(options or {})
 
-    @property
+    @functools.cached_property
     def info(self) -> OracleInfo:
-        """Identity of this oracle, stored with every result."""
+        """Identity of this oracle, stored with every result (computed once: options are
+        fixed after construction)."""
         return OracleInfo(
             name=self.name, backend=self.backend, version=self.version,
             config_hash=self.config_hash(),
