@@ -56,7 +56,8 @@ def test_sigterm_drains_in_flight_calls(fresh_server: ServerProcess) -> None:
 
 def test_sigkill_loses_no_acknowledged_result(tmp_path: Path) -> None:
     oracles = {**FAKE_ORACLES, "quick": {"backend": "fake", "options": {"delay_s": 0.2}}}
-    settings = {"oracles": oracles, "default_oracle": "quick"}
+    # A short lease: the restarted server takes the dead one's work over within about 1.5 s.
+    settings = {"oracles": oracles, "default_oracle": "quick", "lease_s": 1}
     first = start_server_process(settings, tmp_path)
     acked: dict[str, Intervention] = {}
     sent = [uuid.uuid4().hex for _ in range(400)]

@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from splice.sdk import Client, InterventionRequest
 from splice.sdk.types import Intervention
 from splice.server.testing import start_server_process
 
 from tests.conftest import FAKE_ORACLES, PROBLEM, REFERENCE, ROLLOUT
-from tests.server.store.conftest import PG_DSN
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def shared_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """One store for two servers: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-        return
-    schema = f"mp_{uuid.uuid4().hex[:12]}"
-    yield f"{PG_DSN}?schema={schema}"
-
-    async def drop() -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(PG_DSN)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
 
 
 def test_watch_on_one_server_sees_both_servers_writes(

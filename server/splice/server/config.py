@@ -63,8 +63,12 @@ class Settings(BaseSettings):
     grace_s: float = Field(10.0, ge=0, description="Drain time for in-flight calls at shutdown.")
     log_level: str = Field("INFO", description="Logging level.")
     log_json: bool = Field(True, description="Structured (JSON) log lines.")
-    resume_unfinished: bool = Field(True, description="At start, rerun accepted work that a "
-                                    "previous process left unfinished.")
+    resume_unfinished: bool = Field(True, description="Take over and rerun accepted work whose "
+                                    "process died (its lease expired), at start and then "
+                                    "every lease_s / 2.")
+    lease_s: float = Field(30.0, gt=0, description="Lease of a process on the requests it runs; "
+                           "renewed every lease_s / 3. Work of a dead process is taken over "
+                           "once its lease expires.")
     use_cache: bool = Field(True, description="Serve identical content under the same oracle "
                             "config from the store.")
 

@@ -22,10 +22,11 @@ from splice.sdk.types import (
 )
 from splice.server.config import Settings
 from splice.server.errors import NotFoundError
+from splice.server.leases import LeaseKeeper, new_owner_id
 from splice.server.oracles.base import Oracle, OracleResult, OracleTask
 from splice.server.oracles.set import OracleSet
 from splice.server.requests import InterveneInput, content_hash, segment_rollout, validate
-from splice.server.store.base import AcceptOutcome, RequestRecord, Store
+from splice.server.store.base import Accepted, AcceptOutcome, RequestRecord, Store
 
 log = logging.getLogger("splice.engine")
 
@@ -41,23 +42,31 @@ class InterventionEngine:
         self.oracles = oracles
         self._running: dict[str, asyncio.Task[Intervention]] = {}
         self._closing = False
+        self.owner = new_owner_id()
+        self.leases = LeaseKeeper(
+            store, self.owner, settings.lease_s, running=self._running.keys,
+            resume=self._resume if settings.resume_unfinished else None)
 
     async def start(self) -> None:
-        """Start oracles and resume work a previous process left unfinished."""
+        """Start oracles, take over work whose process died, and keep leases renewed."""
         await self.oracles.start()
-        if self.settings.resume_unfinished:
-            for record in await self.store.unfinished():
-                oracle = self.oracles.find(record.oracle.name)
-                if oracle is None:
-                    log.warning("cannot resume %s: oracle %s is no longer configured",
-                                record.request_id, record.oracle.name)
-                    continue
-                log.info("resuming unfinished request %s", record.request_id)
-                self._spawn(record, oracle)
+        await self.leases.start()
+
+    def _resume(self, record: RequestRecord) -> None:
+        if record.request_id in self._running:  # ours already (a renewal came too late)
+            return
+        oracle = self.oracles.find(record.oracle.name)
+        if oracle is None:  # unrenewed, the lease expires again for a process that has it
+            log.warning("cannot resume %s: oracle %s is not configured here",
+                        record.request_id, record.oracle.name)
+            return
+        log.info("resuming unfinished request %s", record.request_id)
+        self._spawn(record, oracle)
 
     async def drain(self, timeout: float) -> int:
         """Wait up to ``timeout`` s for detached oracle work; returns how many were left."""
         self._closing = True
+        await self.leases.stop_claiming()
         pending = [t for t in self._running.values() if not t.done()]
         if pending:
             _, left = await asyncio.wait(pending, timeout=timeout)
@@ -65,7 +74,8 @@ class InterventionEngine:
         return 0
 
     async def close(self) -> None:
-        """Stop oracles (after :meth:`drain`)."""
+        """Stop renewing leases and stop oracles (after :meth:`drain`)."""
+        await self.leases.close()
         for task in self._running.values():
             task.cancel()
         await self.oracles.aclose()
@@ -88,16 +98,25 @@ class InterventionEngine:
             content_hash=content_hash(inp, rollout), provenance=inp.provenance,
             created_at=datetime.now(UTC),
         )
-        accepted = await self.store.accept(record, use_cache=self.settings.use_cache)
+        # Shielded: a caller cancelled mid-accept must not leave an accepted row unstarted.
+        accepted, task = await asyncio.shield(self._accept_and_start(record, oracle))
         if accepted.intervention.status.finished:
             return accepted.intervention
-        task = self._running.get(inp.request_id)
         if task is None:
-            if accepted.outcome is AcceptOutcome.NEW:
-                task = self._spawn(record, oracle)
-            else:
-                return await self._await_elsewhere(inp.request_id)
+            return await self._await_elsewhere(inp.request_id)
         return await asyncio.shield(task)
+
+    async def _accept_and_start(
+        self, record: RequestRecord, oracle: Oracle,
+    ) -> tuple[Accepted, asyncio.Task[Intervention] | None]:
+        """Accept ``record`` and, if it is new, start its oracle: one unit, never half done."""
+        accepted = await self.store.accept(
+            record, use_cache=self.settings.use_cache, owner=self.owner,
+            lease_s=self.settings.lease_s)
+        task = self._running.get(record.request_id)
+        if task is None and accepted.outcome is AcceptOutcome.NEW:
+            task = self._spawn(record, oracle)
+        return accepted, task
 
     async def get(self, request_id: str) -> Intervention:
         """The stored intervention of ``request_id``."""

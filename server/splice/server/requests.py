@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from splice.sdk.types import Provenance, SegmentationMode, Segmenter, Step
@@ -56,8 +56,31 @@ def _check_text(name: str, value: str, limit: int, *, required: bool) -> None:
         raise InvalidArgumentError(name, "is required and must not be blank")
 
 
+def _text_fields(inp: InterveneInput) -> Iterator[tuple[str, str]]:
+    """Every text field of ``inp``, by the name an error gives it."""
+    yield from (("request_id", inp.request_id), ("client_id", inp.client_id),
+                ("problem.text", inp.problem),
+                ("problem.reference_solution", inp.reference_solution),
+                ("problem.reference_answer", inp.reference_answer),
+                ("problem.problem_id", inp.problem_id), ("rollout.text", inp.rollout_text),
+                ("oracle", inp.oracle))
+    yield from ((f"rollout.steps[{i}]", s) for i, s in enumerate(inp.rollout_steps))
+    for key, value in inp.options.items():
+        yield f"options[{key[:32]!r}]", key + value
+    p = inp.provenance
+    if p is not None:
+        yield from (("rollout.provenance.policy_checkpoint", p.policy_checkpoint),
+                    ("rollout.provenance.tokenizer", p.tokenizer),
+                    ("rollout.provenance.chat_template_hash", p.chat_template_hash))
+        for key, value in p.sampling.items():
+            yield f"rollout.provenance.sampling[{key[:32]!r}]", key + value
+
+
 def validate(inp: InterveneInput, limits: Limits) -> None:
     """Raise InvalidArgumentError / TooLargeError naming the first bad field."""
+    for name, value in _text_fields(inp):  # PostgreSQL cannot store NUL: refuse it everywhere
+        if "\x00" in value:
+            raise InvalidArgumentError(name, "contains a NUL character (\\x00); remove it")
     _check_id("request_id", inp.request_id, limits.max_id_chars)
     _check_id("client_id", inp.client_id, limits.max_id_chars)
     _check_text("problem.text", inp.problem, limits.max_problem_chars, required=True)

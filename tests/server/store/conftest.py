@@ -31,13 +31,13 @@ def _postgres_available() -> str | None:
     return None
 
 
-_PG_SKIP: list[str | None] = []
+_PG_PROBE: list[str | None] = []
 
 
-def _pg_skip_reason() -> str | None:
-    if not _PG_SKIP:
-        _PG_SKIP.append(_postgres_available())
-    return _PG_SKIP[0]
+def _pg_unavailable_reason() -> str | None:
+    if not _PG_PROBE:
+        _PG_PROBE.append(_postgres_available())
+    return _PG_PROBE[0]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -46,9 +46,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    reason = _pg_skip_reason()
-    if reason:
-        pytest.skip(reason)
+    reason = _pg_unavailable_reason()
+    if reason:  # PostgreSQL always runs here and in CI: its absence is a failure, not a skip
+        pytest.fail(reason)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     yield f"{PG_DSN}?schema={schema}"
 

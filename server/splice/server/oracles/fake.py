@@ -3,7 +3,9 @@
 Behaviour comes from the oracle's options, overridden per request by the task's options:
 ``status`` (a Status name), ``step`` (first error step), ``replacement`` (text; placed at
 ``step``), ``category``, ``delay_s`` (sleep before answering), ``raise`` (raise this
-message), ``input_tokens``/``output_tokens``/``cost_usd`` (reported usage).
+message), ``input_tokens``/``output_tokens``/``cost_usd`` (reported usage), ``calls_file``
+(oracle option only: append each call's request_id to this file, one a line, to count
+calls across processes).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class FakeOracle(Oracle):
     async def intervene(self, task: OracleTask) -> OracleResult:
         self.calls += 1
         opts: dict[str, Any] = {**self.options, **task.options}
+        if self.options.get("calls_file"):  # never from a request: it names a server file
+            with open(self.options["calls_file"], "a") as calls:
+                calls.write(task.request_id + "\n")
         delay = float(opts.get("delay_s", 0) or 0)
         if delay > 0:
             await asyncio.sleep(delay)

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from splice.server.store.base import (
     Accepted,
     AcceptOutcome,
+    Lease,
     RequestConflictError,
     RequestRecord,
     Store,
@@ -17,6 +18,7 @@ from splice.server.store.base import (
 __all__ = [
     "AcceptOutcome",
     "Accepted",
+    "Lease",
     "RequestConflictError",
     "RequestRecord",
     "Store",

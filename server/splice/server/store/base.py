@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -50,6 +50,14 @@ class RequestRecord:
     created_at: datetime | None = None
     initial_status_pending: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who runs a RUNNING request, and until when (``owner`` None: nobody, claimable)."""
+
+    owner: str | None
+    until: datetime
 
 
 class AcceptOutcome(enum.Enum):
@@ -98,13 +106,18 @@ class Store(abc.ABC):
         """Flush pending writes and disconnect."""
 
     @abc.abstractmethod
-    async def accept(self, record: RequestRecord, *, use_cache: bool = True) -> Accepted:
+    async def accept(
+        self, record: RequestRecord, *, use_cache: bool = True, owner: str | None = None,
+        lease_s: float = 0.0,
+    ) -> Accepted:
         """Durably accept a request, or find it already accepted or cached.
 
         Raises :class:`RequestConflictError` if ``record.request_id`` exists with another
         ``content_hash`` or oracle name. With ``use_cache``, a finished non-FAILED result
         for the same content hash, oracle name and config hash is copied into a new row
         (``cached=True``, zero usage), appended to the log, and returned as CACHED.
+        A NEW row is leased to ``owner`` for ``lease_s`` seconds; without an owner it is
+        unowned, and :meth:`claim_expired` may take it at once.
         """
 
     @abc.abstractmethod
@@ -133,10 +146,33 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def unfinished(self, limit: int = 10_000) -> list[RequestRecord]:
-        """Accepted requests still RUNNING (to resume after a restart), oldest first.
+        """Accepted requests still RUNNING, oldest first, whoever owns them (read only).
 
         ``PENDING`` rows are not included: they wait for a reviewer, not for an oracle.
+        To take work over, use :meth:`claim_expired`.
         """
+
+    @abc.abstractmethod
+    async def renew_leases(self, owner: str, request_ids: Sequence[str], lease_s: float) -> int:
+        """Extend to now + ``lease_s`` the leases that ``owner`` holds on these RUNNING rows.
+
+        Rows another owner has claimed, or that are finished, are left alone. Returns how
+        many leases were renewed (one statement, through the group-commit writer).
+        """
+
+    @abc.abstractmethod
+    async def claim_expired(
+        self, owner: str, lease_s: float, limit: int = 1000,
+    ) -> list[RequestRecord]:
+        """Take over up to ``limit`` RUNNING rows whose lease has expired, oldest first.
+
+        Atomic: of several processes claiming at once, each row goes to exactly one. The
+        claimed rows are leased to ``owner`` for ``lease_s`` seconds.
+        """
+
+    @abc.abstractmethod
+    async def lease(self, request_id: str) -> Lease | None:
+        """The lease of ``request_id`` (for ops and tests); None if unknown."""
 
     @abc.abstractmethod
     async def wait_for_log(self, after: int, timeout: float) -> None:

@@ -1,25 +1,17 @@
 """PostgreSQL store (asyncpg): the same contract as SQLite, for replicas behind a balancer.
 
-Writes go through one writer task per process that runs whatever has queued up in one
-transaction on its own connection (group commit); reads use a small pool. A batch that
-may append to the log first locks the one-row ``log_counter`` and assigns sequences from
-it: the row lock serialises such transactions across all replicas until they commit, so
-sequence numbers are in commit order (a SERIAL would not be). The common case of a whole
-batch is one statement for all its accepts and two for all its finishes
-(``postgres_batch``); if the database rejects one, the batch is rolled back and re-run one
-operation at a time, and an operation that fails then is dropped and the rest re-run, so
-one bad operation never fails the others.
+Writes go through one writer task per process (``postgres_writer``: group commit, log
+sequences in commit order across replicas); reads use a small pool.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import zlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import TypeVar
 
 import asyncpg
 from splice.sdk.types import Intervention, Status
@@ -41,7 +33,7 @@ from splice.server.store._records import RecordCache, check_duplicate, check_fin
 from splice.server.store.base import (
     Accepted,
     AcceptOutcome,
-    RequestConflictError,
+    Lease,
     RequestRecord,
     Store,
     StoreError,
@@ -49,33 +41,16 @@ from splice.server.store.base import (
 )
 from splice.server.store.postgres_batch import (
     CONNECTION_ERRORS,
-    RETRYABLE,
     AcceptItem,
-    BatchFailed,
     Counter,
     FinishItem,
-    run_whole_batch,
 )
+from splice.server.store.postgres_writer import PostgresWriter
 
 log = logging.getLogger("splice.store")
 T = TypeVar("T")
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_CALLER_ERRORS = (UnknownRequestError, RequestConflictError)  # raised before any write
-
-
-@dataclass(slots=True)
-class _Op:
-    run: Callable[[asyncpg.Connection, Counter | None], Awaitable[Any]]
-    needs_sequence: bool
-    future: asyncio.Future[Any]
-    item: AcceptItem | FinishItem
-
-
-class _OpFailed(Exception):
-    def __init__(self, op: _Op, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.op, self.error = op, error
 
 
 class PostgresStore(Store):
@@ -92,42 +67,38 @@ class PostgresStore(Store):
         self._readers, self._max_batch, self._max_attempts = readers, max_batch, max_attempts
         self._follower = LogFollower(self.last_sequence, poll_interval_s)
         self._records = RecordCache()
-        self._pending: list[_Op] = []
-        self._wakeup = asyncio.Event()
-        self._conn: asyncpg.Connection | None = None
         self._pool: asyncpg.Pool | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._writer: PostgresWriter | None = None
         self._closing = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def open(self) -> None:
+        conn: asyncpg.Connection | None = None
         try:
-            self._conn = await self._connect()
-            head = await self._migrate(self._conn)
+            conn = await self._connect()
+            head = await self._migrate(conn)
             self._pool = await asyncpg.create_pool(
                 self.dsn, min_size=1, max_size=self._readers, server_settings=self._settings)
         except BaseException as exc:
-            if self._conn is not None:
-                self._conn.terminate()
-                self._conn = None
+            if conn is not None:
+                conn.terminate()
             if isinstance(exc, (asyncpg.PostgresError, *CONNECTION_ERRORS)):
                 raise StoreError(f"cannot open postgres store: {exc}") from exc
             raise
         self._follower.advance(head)
-        self._writer = asyncio.create_task(self._write_loop(), name="splice-postgres-write")
+        self._writer = PostgresWriter(
+            self._connect, conn, self._follower.advance, max_batch=self._max_batch,
+            max_attempts=self._max_attempts)
 
     async def close(self) -> None:
         if self._closing or self._writer is None:
             return
         self._closing = True
-        self._wakeup.set()
-        await self._writer
+        await self._writer.close()
         await self._follower.aclose()
         if self._pool is not None:
             await self._pool.close()
-        if self._conn is not None:
-            await self._conn.close()
 
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.dsn, server_settings=self._settings)
@@ -154,13 +125,17 @@ class PostgresStore(Store):
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def accept(self, record: RequestRecord, *, use_cache: bool = True) -> Accepted:
+    async def accept(
+        self, record: RequestRecord, *, use_cache: bool = True, owner: str | None = None,
+        lease_s: float = 0.0,
+    ) -> Accepted:
         record = replace(record, created_at=as_utc(record.created_at))
         status = Status.PENDING if record.initial_status_pending else Status.RUNNING
         o = record.oracle
         head = (record.client_id, record.content_hash, o.name, o.backend, o.version,
                 o.config_hash)
-        args = (*request_values(record), *head, int(status), record.created_at, use_cache)
+        args = (*request_values(record), *head, int(status), record.created_at, use_cache,
+                owner, None if owner is None else lease_s)
 
         async def run(conn: asyncpg.Connection, ctr: Counter | None) -> Accepted:
             if await conn.execute(sql.ACCEPT_NEW, *args) == "INSERT 0 1":
@@ -217,99 +192,36 @@ class PostgresStore(Store):
             run, needs_sequence=final, item=FinishItem(request_id, result, fields, record))
         return done
 
+    async def renew_leases(self, owner: str, request_ids: Sequence[str], lease_s: float) -> int:
+        if not request_ids:
+            return 0
+        ids = list(request_ids)
+
+        async def run(conn: asyncpg.Connection, _: Counter | None) -> int:
+            status: str = await conn.execute(sql.RENEW, owner, ids, lease_s)
+            return int(status.rsplit(" ", 1)[1])  # "UPDATE n"
+
+        return await self._write(run, needs_sequence=False)
+
+    async def claim_expired(
+        self, owner: str, lease_s: float, limit: int = 1000,
+    ) -> list[RequestRecord]:
+        async def run(conn: asyncpg.Connection, _: Counter | None) -> list[RequestRecord]:
+            return [record_from_row(row)
+                    for row in await conn.fetch(sql.CLAIM, owner, lease_s, limit)]
+
+        claimed = await self._write(run, needs_sequence=False)
+        for record in claimed:
+            self._records.put(record)
+        return claimed
+
     async def _write(
         self, run: Callable[[asyncpg.Connection, Counter | None], Awaitable[T]], *,
-        needs_sequence: bool, item: AcceptItem | FinishItem,
+        needs_sequence: bool, item: AcceptItem | FinishItem | None = None,
     ) -> T:
         if self._closing or self._writer is None:
             raise StoreError("the store is not open")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Op(run, needs_sequence, future, item))
-        self._wakeup.set()
-        return await future
-
-    async def _write_loop(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                ops = self._pending[:self._max_batch]
-                del self._pending[:self._max_batch]
-                try:
-                    await self._commit(ops)
-                except BaseException as exc:  # cancelled: nobody may wait forever
-                    _fail(ops, StoreError(f"postgres write aborted: {exc!r}"))
-                    raise
-            if self._closing:
-                return
-
-    async def _commit(self, ops: list[_Op]) -> None:
-        """Run ``ops`` in one transaction; drop and fail any op that the database rejects."""
-        attempts, batched = 0, len(ops) > 1
-        while ops:
-            try:
-                if self._conn is None or self._conn.is_closed():
-                    self._conn = await self._connect()
-                outcomes, head = await self._run_batch(self._conn, ops, batched)
-            except BatchFailed:
-                batched = False
-                continue
-            except _OpFailed as failed:
-                _fail([failed.op], _store_error(failed.error))
-                ops = [op for op in ops if op is not failed.op]
-                continue
-            except RETRYABLE as exc:
-                attempts += 1
-                if attempts < self._max_attempts:
-                    continue
-                _fail(ops, _store_error(exc))
-                return
-            except Exception as exc:  # the connection is gone: the outcome is unknown
-                log.error("postgres group commit of %d operations failed: %s", len(ops), exc)
-                _fail(ops, _store_error(exc))
-                if self._conn is not None:
-                    self._conn.terminate()
-                    self._conn = None
-                return
-            self._follower.advance(head)
-            for future, value, error in outcomes:
-                if future.done():
-                    continue
-                if error is None:
-                    future.set_result(value)
-                else:
-                    future.set_exception(error)
-            return
-
-    @staticmethod
-    async def _run_batch(
-        conn: asyncpg.Connection, ops: list[_Op], batched: bool,
-    ) -> tuple[list[tuple[asyncio.Future[Any], Any, BaseException | None]], int]:
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        async with conn.transaction():
-            ctr = None
-            if any(op.needs_sequence for op in ops):
-                # Lock the counter before any row, so every replica locks in the same order.
-                ctr = Counter(await conn.fetchval(sql.LOCK_COUNTER))
-                start = ctr.value
-            done = await run_whole_batch(conn, [op.item for op in ops], ctr) if batched else {}
-            for k, op in enumerate(ops):
-                if k in done:
-                    outcomes.append((op.future, done[k], None))
-                    continue
-                try:
-                    value = await op.run(conn, ctr if op.needs_sequence else None)
-                except _CALLER_ERRORS as exc:
-                    outcomes.append((op.future, None, exc))
-                    continue
-                except (*CONNECTION_ERRORS, *RETRYABLE):
-                    raise
-                except Exception as exc:
-                    raise _OpFailed(op, exc) from exc
-                outcomes.append((op.future, value, None))
-            if ctr is not None and ctr.value != start:
-                await conn.execute(sql.SET_COUNTER, ctr.value)
-        return outcomes, 0 if ctr is None else ctr.value
+        return await self._writer.write(run, needs_sequence=needs_sequence, item=item)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -346,6 +258,10 @@ class PostgresStore(Store):
         rows = await self._read(lambda conn: conn.fetch(sql.UNFINISHED, limit))
         return [record_from_row(row) for row in rows]
 
+    async def lease(self, request_id: str) -> Lease | None:
+        row = await self._read(lambda conn: conn.fetchrow(sql.LEASE, request_id))
+        return None if row is None else Lease(row["owner"], as_utc(row["lease_until"]))
+
     async def wait_for_log(self, after: int, timeout: float) -> None:
         await self._follower.wait(after, timeout)
 
@@ -353,16 +269,3 @@ class PostgresStore(Store):
         raw: str | None = await self._read(lambda conn: conn.fetchval(sql.RAW_OUTPUT, request_id))
         return raw
 
-
-def _store_error(exc: BaseException) -> BaseException:
-    if isinstance(exc, StoreError | ValueError):
-        return exc
-    error = StoreError(f"postgres write failed: {exc}")
-    error.__cause__ = exc
-    return error
-
-
-def _fail(ops: list[_Op], error: BaseException) -> None:
-    for op in ops:
-        if not op.future.done():
-            op.future.set_exception(error)

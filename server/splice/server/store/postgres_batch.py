@@ -22,15 +22,16 @@ from splice.server.store._codec import (
     utc_now,
 )
 from splice.server.store.base import Accepted, AcceptOutcome, RequestRecord
+from splice.server.store.postgres_sql import LEASE_UNTIL
 
 _ACCEPT_COLUMNS = (
     REQUEST_COLUMNS + ", client_id, content_hash, oracle_name, oracle_backend, oracle_version, "
-    "oracle_config_hash, status, created_at, use_cache"
+    "oracle_config_hash, status, created_at, use_cache, owner, lease_s"
 )
 _ACCEPT_TYPES = (
     "text", "text", "text", "text", "boolean", "json", "json", "json", "text", "text", "text",
     "json", "text", "text", "text", "text", "text", "text", "text", "smallint", "timestamptz",
-    "boolean",
+    "boolean", "text", "float8",
 )
 ACCEPT_MANY = f"""WITH input AS (
         SELECT * FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_ACCEPT_TYPES, 1))})
@@ -46,9 +47,11 @@ ACCEPT_MANY = f"""WITH input AS (
         ON CONFLICT (request_id) DO NOTHING
         RETURNING request_id)
     INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
-        oracle_backend, oracle_version, oracle_config_hash, status, created_at)
+        oracle_backend, oracle_version, oracle_config_hash, status, created_at, owner,
+        lease_until)
     SELECT f.request_id, f.client_id, f.content_hash, f.oracle_name, f.oracle_backend,
-        f.oracle_version, f.oracle_config_hash, f.status, f.created_at
+        f.oracle_version, f.oracle_config_hash, f.status, f.created_at, f.owner,
+        {LEASE_UNTIL.format("f.lease_s")}
     FROM firsts f JOIN req ON req.request_id = f.request_id
     RETURNING request_id"""
 
@@ -161,7 +164,7 @@ async def finish_open(
 
 
 async def run_whole_batch(
-    conn: asyncpg.Connection, items: list[AcceptItem | FinishItem], ctr: Counter | None,
+    conn: asyncpg.Connection, items: list[AcceptItem | FinishItem | None], ctr: Counter | None,
 ) -> dict[int, Any]:
     """The common case of every operation at once; returns outcomes by operation index.
 

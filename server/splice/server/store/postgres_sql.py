@@ -77,7 +77,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "INSERT INTO log_counter (id, value) VALUES (true, 0)",
     ),
+    # 2: ownership leases of RUNNING rows (rows from before are unowned and expired).
+    (
+        """ALTER TABLE interventions ADD COLUMN owner text,
+            ADD COLUMN lease_until timestamptz NOT NULL DEFAULT 'epoch'""",
+        "CREATE INDEX interventions_lease ON interventions (lease_until) WHERE status = 1",
+    ),
 )
+
+# Leases run on the database's clock, so replicas on different hosts agree on expiry.
+# An owner-less lease (a NULL length) is already expired.
+LEASE_UNTIL = "COALESCE(statement_timestamp() + {} * interval '1 second', 'epoch')"
 
 MIGRATION_LOCK = "SELECT pg_advisory_xact_lock($1)"
 CREATE_MIGRATIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -98,7 +108,8 @@ _REQUEST_PARAMS = (
     "$1, $2, $3, $4, $5::boolean, $6::json, $7::json, $8::json, $9, $10, $11, $12::json, $13"
 )
 # The common case in one round trip: insert request and RUNNING row unless the request_id
-# exists (then nothing, without an error) or, with $22, a cached verdict exists.
+# exists (then nothing, without an error) or, with $22, a cached verdict exists; $23 and
+# $24 are the owner and the lease length.
 ACCEPT_NEW = f"""WITH req AS (
         INSERT INTO requests ({REQUEST_COLUMNS})
         SELECT {_REQUEST_PARAMS}
@@ -109,8 +120,11 @@ ACCEPT_NEW = f"""WITH req AS (
         ON CONFLICT (request_id) DO NOTHING
         RETURNING request_id)
     INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
-        oracle_backend, oracle_version, oracle_config_hash, status, created_at)
-    SELECT request_id, $14, $15, $16, $17, $18, $19, $20::smallint, $21::timestamptz FROM req"""
+        oracle_backend, oracle_version, oracle_config_hash, status, created_at, owner,
+        lease_until)
+    SELECT request_id, $14, $15, $16, $17, $18, $19, $20::smallint, $21::timestamptz,
+        $23::text, {LEASE_UNTIL.format("$24::float8")}
+    FROM req"""
 INSERT_REQUEST = f"""INSERT INTO requests ({REQUEST_COLUMNS}) VALUES ({_REQUEST_PARAMS})
     ON CONFLICT (request_id) DO NOTHING"""
 INSERT_CACHED = """INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
@@ -137,6 +151,21 @@ READ_LOG_CLIENT = f"""SELECT {ROW_COLUMNS} {_FROM}
     WHERE i.client_id = $1 AND i.sequence > $2 ORDER BY i.sequence LIMIT $3"""
 UNFINISHED = f"""SELECT {RECORD_COLUMNS} {_FROM}
     WHERE i.status = 1 ORDER BY i.created_at LIMIT $1"""
+RENEW = f"""UPDATE interventions SET lease_until = {LEASE_UNTIL.format("$3::float8")}
+    WHERE request_id = ANY($2::text[]) AND owner = $1 AND status = 1"""
+# SKIP LOCKED: a row that another claimer (or its owner's renewal) has locked is skipped,
+# and a row locked then changed by a committed claim is re-checked, so each goes to one.
+CLAIM = f"""WITH claimed AS (
+        UPDATE interventions SET owner = $1, lease_until = {LEASE_UNTIL.format("$2::float8")}
+        WHERE request_id IN (
+            SELECT request_id FROM interventions
+            WHERE status = 1 AND lease_until < statement_timestamp()
+            ORDER BY lease_until LIMIT $3
+            FOR UPDATE SKIP LOCKED)
+        RETURNING request_id)
+    SELECT {RECORD_COLUMNS} {_FROM} JOIN claimed c ON c.request_id = i.request_id
+    ORDER BY i.created_at"""
+LEASE = "SELECT owner, lease_until FROM interventions WHERE request_id = $1"
 RAW_OUTPUT = """SELECT COALESCE(o.raw, c.raw) AS raw FROM interventions i
     LEFT JOIN raw_outputs o ON o.request_id = i.request_id
     LEFT JOIN raw_outputs c ON c.request_id = i.cached_from

@@ -1,8 +1,6 @@
 """SQLite store: one file in WAL mode; the embedded default.
 
-Writes go through one writer thread that owns the write connection and commits whatever
-has queued up in one transaction (group commit, ``synchronous=FULL``: durable on return),
-with a SAVEPOINT per operation so that one failing operation leaves the others intact.
+Writes go through one writer thread (``sqlite_writer``: group commit, durable on return).
 Reads run on a small thread pool, one connection per thread. Several processes may share
 the file: ``BEGIN IMMEDIATE`` serialises their writers, and log sequence numbers are
 assigned under that lock, hence in commit order.
@@ -11,22 +9,22 @@ assigned under that lock, hence in commit order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import logging
 import os
-import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from splice.sdk.types import Intervention, Status
 from splice.server.oracles.base import OracleResult
 from splice.server.store import sqlite_sql as sql
 from splice.server.store._codec import (
+    as_datetime,
     as_utc,
     cached_result,
     finished_intervention,
@@ -43,30 +41,16 @@ from splice.server.store._records import RecordCache, check_duplicate, check_fin
 from splice.server.store.base import (
     Accepted,
     AcceptOutcome,
+    Lease,
     RequestRecord,
     Store,
     StoreError,
     UnknownRequestError,
 )
+from splice.server.store.sqlite_writer import Counter, SqliteWriter
 
 log = logging.getLogger("splice.store")
 T = TypeVar("T")
-
-CHECKPOINT_INTERVAL_S = 0.1
-JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
-
-
-@dataclass(slots=True)
-class _Counter:
-    """The log head inside the current write transaction."""
-
-    value: int
-
-
-@dataclass(slots=True)
-class _Op:
-    run: Callable[[sqlite3.Connection, _Counter], Any]
-    future: asyncio.Future[Any]
 
 
 class SqliteStore(Store):
@@ -80,16 +64,13 @@ class SqliteStore(Store):
         self._readers = readers
         self._busy_timeout_s = busy_timeout_s
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
         self._follower = LogFollower(self.last_sequence, poll_interval_s)
         self._records = RecordCache()
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
-        self._writer: threading.Thread | None = None
-        self._checkpointer: threading.Thread | None = None
-        self._committed = threading.Event()
+        self._writer: SqliteWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -100,22 +81,15 @@ class SqliteStore(Store):
         head = await asyncio.to_thread(self._migrate)
         self._follower.advance(head)
         self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="splice-sqlite-read")
-        self._writer = threading.Thread(
-            target=self._write_loop, name="splice-sqlite-write", daemon=True)
+        self._writer = SqliteWriter(
+            self._connect, self._loop, self._follower.advance, self._max_batch)
         self._writer.start()
-        self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, name="splice-sqlite-checkpoint", daemon=True)
-        self._checkpointer.start()
 
     async def close(self) -> None:
         if self._closed or self._writer is None:
             return
         self._closed = True
-        self._queue.put(None)
-        await asyncio.to_thread(self._writer.join)
-        self._committed.set()  # the writer has stopped: let the checkpointer see it and exit
-        if self._checkpointer is not None:
-            await asyncio.to_thread(self._checkpointer.join)
+        await self._writer.close()
         await self._follower.aclose()
         if self._pool is not None:
             await asyncio.to_thread(self._pool.shutdown)
@@ -168,18 +142,21 @@ class SqliteStore(Store):
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def accept(self, record: RequestRecord, *, use_cache: bool = True) -> Accepted:
+    async def accept(
+        self, record: RequestRecord, *, use_cache: bool = True, owner: str | None = None,
+        lease_s: float = 0.0,
+    ) -> Accepted:
         record = replace(record, created_at=as_utc(record.created_at))
         req = request_values(record)
         accepted: Accepted = await self._write(
-            lambda conn, ctr: self._accept_tx(conn, ctr, record, req, use_cache))
+            lambda conn, ctr: self._accept_tx(conn, ctr, record, req, use_cache, owner, lease_s))
         if accepted.outcome is AcceptOutcome.NEW:
             self._records.put(record)
         return accepted
 
     def _accept_tx(
-        self, conn: sqlite3.Connection, ctr: _Counter, record: RequestRecord,
-        req: tuple[Any, ...], use_cache: bool,
+        self, conn: sqlite3.Connection, ctr: Counter, record: RequestRecord,
+        req: tuple[Any, ...], use_cache: bool, owner: str | None, lease_s: float,
     ) -> Accepted:
         found = conn.execute(sql.EXISTING, (record.request_id,)).fetchone()
         if found is not None:
@@ -199,8 +176,9 @@ class SqliteStore(Store):
         conn.execute(sql.INSERT_REQUEST, req)
         if hit is None:
             status = Status.PENDING if record.initial_status_pending else Status.RUNNING
+            until = 0 if owner is None else _lease_until(lease_s)
             conn.execute(sql.INSERT_INTERVENTION, (
-                *head, int(status), created, None, 0, 0, "[]", "", 0, None, None))
+                *head, int(status), created, None, 0, 0, "[]", "", 0, None, None, owner, until))
             return Accepted(AcceptOutcome.NEW, open_intervention(record, status))
         result = cached_result(hit)
         ctr.value += 1
@@ -208,7 +186,7 @@ class SqliteStore(Store):
         conn.execute(sql.INSERT_INTERVENTION, (
             *head, int(result.status), created, ctr.value, result.first_error_step,
             int(result.category), hit["replacements"], hit["explanation"], 1,
-            hit["request_id"], to_micros(now)))
+            hit["request_id"], to_micros(now), None, 0))
         return Accepted(AcceptOutcome.CACHED,
                         finished_intervention(record, result, ctr.value, now, cached=True))
 
@@ -221,7 +199,7 @@ class SqliteStore(Store):
         return done
 
     def _finish_tx(
-        self, conn: sqlite3.Connection, ctr: _Counter, request_id: str, result: OracleResult,
+        self, conn: sqlite3.Connection, ctr: Counter, request_id: str, result: OracleResult,
         fields: tuple[Any, ...], record: RequestRecord | None,
     ) -> Intervention:
         final = result.status.finished
@@ -242,99 +220,33 @@ class SqliteStore(Store):
             raise UnknownRequestError(request_id)
         return found
 
-    async def _write(self, run: Callable[[sqlite3.Connection, _Counter], T]) -> T:
-        if self._closed or self._loop is None:
+    async def renew_leases(self, owner: str, request_ids: Sequence[str], lease_s: float) -> int:
+        if not request_ids:
+            return 0
+        ids = json.dumps(list(request_ids))
+        renewed: int = await self._write(lambda conn, _: conn.execute(
+            sql.RENEW, (_lease_until(lease_s), owner, ids)).rowcount)
+        return renewed
+
+    async def claim_expired(
+        self, owner: str, lease_s: float, limit: int = 1000,
+    ) -> list[RequestRecord]:
+        def claim(conn: sqlite3.Connection, _: Counter) -> list[RequestRecord]:
+            # Inside the writer's BEGIN IMMEDIATE: no other process can claim in between.
+            rows = conn.execute(sql.EXPIRED, (to_micros(utc_now()), limit)).fetchall()
+            ids = json.dumps([row["request_id"] for row in rows])
+            conn.execute(sql.CLAIM, (owner, _lease_until(lease_s), ids))
+            return [record_from_row(row) for row in rows]
+
+        claimed: list[RequestRecord] = await self._write(claim)
+        for record in claimed:
+            self._records.put(record)
+        return claimed
+
+    async def _write(self, run: Callable[[sqlite3.Connection, Counter], T]) -> T:
+        if self._closed or self._writer is None:
             raise StoreError("the store is not open")
-        future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put(_Op(run, future))
-        return await future
-
-    def _checkpoint_loop(self) -> None:
-        """Copy the WAL back into the database off the writer's path (autocheckpoint is off)."""
-        conn = self._connect()
-        try:
-            while True:
-                self._committed.wait()
-                self._committed.clear()
-                if self._closed:
-                    return
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as exc:
-                    log.warning("sqlite checkpoint failed: %s", exc)
-                time.sleep(CHECKPOINT_INTERVAL_S)
-        finally:
-            conn.close()
-
-    def _write_loop(self) -> None:
-        conn = self._connect()
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
-        try:
-            stop = False
-            while not stop:
-                ops: list[_Op] = []
-                item = self._queue.get()
-                while True:
-                    if item is None:
-                        stop = True
-                    else:
-                        ops.append(item)
-                    if len(ops) >= self._max_batch:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                if ops:
-                    self._commit(conn, ops)
-        finally:
-            conn.close()
-
-    def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
-        """Run ``ops`` in one transaction, each under its own savepoint, and commit once."""
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        head = 0
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                ctr = _Counter(conn.execute(sql.LAST_SEQUENCE).fetchone()[0])
-                for op in ops:
-                    conn.execute("SAVEPOINT op")
-                    mark = ctr.value
-                    try:
-                        outcomes.append((op.future, op.run(conn, ctr), None))
-                    except Exception as exc:  # one op's failure must not abort the others
-                        conn.execute("ROLLBACK TO op")
-                        ctr.value = mark
-                        outcomes.append((op.future, None, _op_error(exc)))
-                    conn.execute("RELEASE op")
-                conn.execute("COMMIT")
-                head = ctr.value
-                self._committed.set()
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except Exception as exc:
-            log.error("sqlite group commit of %d operations failed: %s", len(ops), exc)
-            error = StoreError(f"sqlite write failed: {exc}")
-            outcomes = [(op.future, None, error) for op in ops]
-        assert self._loop is not None
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            self._loop.call_soon_threadsafe(self._deliver, outcomes, head)
-
-    def _deliver(
-        self, outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]], head: int,
-    ) -> None:
-        self._follower.advance(head)
-        for future, value, error in outcomes:
-            if future.done():  # the caller was cancelled; the write stands
-                continue
-            if error is None:
-                future.set_result(value)
-            else:
-                future.set_exception(error)
+        return await self._writer.write(run)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -380,6 +292,14 @@ class SqliteStore(Store):
         rows = await self._read(lambda conn: conn.execute(sql.UNFINISHED, (limit,)).fetchall())
         return [record_from_row(row) for row in rows]
 
+    async def lease(self, request_id: str) -> Lease | None:
+        row = await self._read(lambda conn: conn.execute(sql.LEASE, (request_id,)).fetchone())
+        if row is None:
+            return None
+        until = as_datetime(row["lease_until"])
+        assert until is not None
+        return Lease(row["owner"], until)
+
     async def wait_for_log(self, after: int, timeout: float) -> None:
         await self._follower.wait(after, timeout)
 
@@ -389,10 +309,6 @@ class SqliteStore(Store):
         return None if row is None else row[0]
 
 
-def _op_error(exc: Exception) -> Exception:
-    """What the caller of a failed operation sees: its own errors, or a StoreError."""
-    if isinstance(exc, sqlite3.Error):
-        wrapped = StoreError(f"sqlite write failed: {exc}")
-        wrapped.__cause__ = exc
-        return wrapped
-    return exc
+def _lease_until(lease_s: float) -> int:
+    """The end of a lease of ``lease_s`` seconds from now, in microseconds."""
+    return to_micros(utc_now()) + round(lease_s * 1_000_000)

@@ -70,6 +70,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             raw TEXT NOT NULL
         )""",
     ),
+    # 2: ownership leases of RUNNING rows (rows from before are unowned and expired).
+    (
+        "ALTER TABLE interventions ADD COLUMN owner TEXT",
+        "ALTER TABLE interventions ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX interventions_lease ON interventions (lease_until) WHERE status = 1",
+    ),
 )
 
 CREATE_MIGRATIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -89,7 +95,8 @@ INSERT_REQUEST = f"""INSERT INTO requests ({REQUEST_COLUMNS})
 INSERT_INTERVENTION = """INSERT INTO interventions (request_id, client_id, content_hash,
     oracle_name, oracle_backend, oracle_version, oracle_config_hash, status, created_at,
     sequence, first_error_step, category, replacements, explanation, cached, cached_from,
-    finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    finished_at, owner, lease_until)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 # A PENDING result only moves a RUNNING row; a final one finishes RUNNING and PENDING rows.
 FINISH = f"""UPDATE interventions SET (status, sequence, {RESULT_COLUMNS}, finished_at)
     = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -105,6 +112,16 @@ READ_LOG_CLIENT = f"""SELECT {ROW_COLUMNS} {_FROM}
     WHERE i.client_id = ? AND i.sequence > ? ORDER BY i.sequence LIMIT ?"""
 UNFINISHED = f"""SELECT {RECORD_COLUMNS} {_FROM}
     WHERE i.status = 1 ORDER BY i.created_at LIMIT ?"""
+# The request_id lists of the lease statements are JSON arrays: one parameter, any length.
+RENEW = """UPDATE interventions SET lease_until = ?
+    WHERE owner = ? AND status = 1 AND request_id IN (SELECT value FROM json_each(?))"""
+EXPIRED = f"""SELECT {RECORD_COLUMNS} {_FROM}
+    WHERE i.request_id IN (SELECT request_id FROM interventions
+        WHERE status = 1 AND lease_until < ? ORDER BY lease_until LIMIT ?)
+    ORDER BY i.created_at"""
+CLAIM = """UPDATE interventions SET owner = ?, lease_until = ?
+    WHERE request_id IN (SELECT value FROM json_each(?))"""
+LEASE = "SELECT owner, lease_until FROM interventions WHERE request_id = ?"
 RAW_OUTPUT = """SELECT COALESCE(o.raw, c.raw) FROM interventions i
     LEFT JOIN raw_outputs o ON o.request_id = i.request_id
     LEFT JOIN raw_outputs c ON c.request_id = i.cached_from
