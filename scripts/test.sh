@@ -8,5 +8,6 @@ echo "== proto drift"; bash scripts/proto_check.sh
 echo "== buf lint"; .venv/bin/buf lint && echo "buf lint clean"
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy
+echo "== deploy checks"; bash scripts/check_deploy.sh
 echo "== pytest"
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
