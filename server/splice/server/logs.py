@@ -37,3 +37,6 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # HTTP client libraries log every provider request at INFO; keep that out of service logs.
+    for noisy in ("httpx", "httpx2", "httpcore", "anthropic", "openai", "google_genai"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
