@@ -164,7 +164,9 @@ class InterventionEngine:
         timeout = self.oracles.timeout_of(oracle.name)
         started = time.perf_counter()
         try:
-            result = await asyncio.wait_for(oracle.intervene(task), timeout)
+            # asyncio.timeout runs the oracle in this task; wait_for would start another one.
+            async with asyncio.timeout(timeout):
+                result = await oracle.intervene(task)
         except TimeoutError:
             result = OracleResult.failed(
                 FailureReason.TIMEOUT, f"oracle {oracle.name} did not answer in {timeout:g} s",
