@@ -204,3 +204,68 @@ def test_perturbed_results_are_always_caught(a: int, b: int, delta: int, op: str
     found = first_false_claim(steps)
     assert found is not None and found[0].step == 1
     assert found[0].correct == value
+
+
+@pytest.mark.parametrize("step", [
+    "$\\cos 60^\\circ = \\frac{1}{2}$ and $\\sin 90^{\\circ} = 1$.",
+    "$\\cos(3\\pi) = -1$",
+    "$\\sin^2 30^\\circ + \\cos^2 30^\\circ = 1$",
+    "$2\\sin 30^\\circ \\cos 30^\\circ = \\sin 60^\\circ$",
+    "There are \\binom{5}{3}=10 ways.",  # LaTeX without delimiters
+    "The average is \\frac{2+-6}{2}=-2.",
+    "So $\\frac{14}{2}$ is 7, and $(14-1)*7$ is 91.",
+    "So $6$ is twice $3$ and $2$ is half of $4$.",
+    "Thus $\\sqrt{10}$, which is greater than 3.",
+    "So the square root of 49 is 7.",
+    "Hence the cube root of 27 is $3$.",
+])
+def test_more_true_forms(step: str) -> None:
+    got = truths(step)
+    assert any(kind == "claim" for kind, _ in got)
+    assert all(t is Truth.TRUE for kind, t in got if kind == "claim")
+
+
+@pytest.mark.parametrize(("step", "replacement"), [
+    ("So $\\frac{14}{2}$ is 8.", "So $\\frac{14}{2}$ is 7."),
+    ("$\\tan 45^\\circ = 2$", "$\\tan 45^\\circ = 1$."),
+    ("There are \\binom{5}{3}=12 ways.", "There are \\binom{5}{3}=10."),
+    ("So the square root of 49 is 8.", "So the square root of 49 is 7."),
+    ("It must be longer than $\\sqrt{10}$, which is greater than 4.",
+     "It must be longer than $\\sqrt{10}$, which is less than 4."),
+    ("We have $7 < 3$.", "We have $7 > 3$."),
+    ("That gives me: 52x = 65(18 - x) 52x = 1170 - 65x 117x = 1170 x = 7",
+     "That gives me: 52x = 65(18 - x) 52x = 1170 - 65x 117x = 1170 x = 10."),
+])
+def test_more_false_forms(step: str, replacement: str) -> None:
+    result = analyse("", "", [step])
+    assert (result.status, result.step, result.replacement) == ("FOUND_ERROR", 1, replacement)
+
+
+def test_half_of_a_trigonometric_value() -> None:
+    found = first_false_claim(["It is clear that $\\sin 200^\\circ$ is simply half of "
+                               "$\\sin 400^\\circ$."])
+    assert found is not None and found[0].relation.scale == 0.5
+
+
+def test_function_values_derived_earlier_are_substituted() -> None:
+    assert first_false_step("So $f(5) = 2 \\cdot 5 - 3 = 7$.", "Then $f(5) - 1 = 8$.") == 2
+    assert first_false_step("So $f(-2) = 18$.", "Then $f(-2) + 2 = 20$.") == 0
+
+
+@pytest.mark.parametrize("steps", [
+    ["The average of \\(-5\\) and \\(3\\), which is \\(-1\\)."],  # the subject is the phrase
+    ["So $12$ is 3 more than 9."],
+    ["So $2^{10}$ is about 1000."],
+    ["$\\sqrt{2} + 1 = 1.41 + 1$"],  # a rounded decimal inside a computation
+    ["Rounding, $3\\sqrt{10} = 9.6$."],
+    ["$\\sin 30 = 0.7$"],  # degrees or radians: not shown
+    ["We get $2 + 2 = 5$ rather than 4."],
+    ["Let us assume there are 16 ways.", "Check: $\\frac{16}{32} = \\frac{10 + 5 + 1}{2}$."],
+])
+def test_more_ambiguous_forms_are_not_reported(steps: list[str]) -> None:
+    assert first_false_step(*steps) == 0
+
+
+def test_a_false_check_without_an_assumption_is_reported() -> None:
+    steps = ["There are 16 ways.", "Check: $\\frac{16}{32} = \\frac{10 + 5 + 1}{2}$."]
+    assert first_false_step(*steps) == 2

@@ -13,13 +13,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sympy
-from splice.server.oracles.symbolic.expr import SideInfo, Undecidable, evaluate_side
-from splice.server.oracles.symbolic.latex import Token
-from splice.server.oracles.symbolic.relations import Relation, extract_relations
+from splice.server.oracles.symbolic.expr import SideInfo, Undecidable, call_name, evaluate_side
+from splice.server.oracles.symbolic.latex import Token, sentence_spans
+from splice.server.oracles.symbolic.relations import Relation
+from splice.server.oracles.symbolic.wording import stated_relations
 
 EXACT_RTOL = sympy.Rational(1, 10**12)
 APPROX_RTOL = sympy.Rational(5, 100)
 INEXACT_VAR_RTOL = sympy.Rational(1, 100)
+_ASSUME_RE = re.compile(
+    r"\b(assume|assuming|suppose|supposing|guess|presume|hypothes\w*|let(?: u|')s say)\b",
+    re.IGNORECASE,
+)
+# the value an assumption gives: "assume there are 16 ways", "suppose $x = 12$"
+_ASSUMED_NUMBER_RE = re.compile(
+    r"(?:\b(?:is|are|be|equals?|was|were)\s+|=\s*)\$?(\d+(?:\.\d+)?)(?![\w.])"
+)
+_ROUNDED_RE = re.compile(
+    r"\b(round\w*|approximate\w*|approx|about|roughly|nearly|around|almost|estimat\w*)\b",
+    re.IGNORECASE,
+)
 _FORGET_RE = re.compile(
     r"\b(let(?!')|denote|call|define|suppose|assume|consider|case|represent|set)\b", re.IGNORECASE
 )
@@ -56,6 +69,8 @@ class Checked:
     asserted: bool = True
     constraint_src: str = ""
     """For a false assignment: the constraint it contradicts."""
+    holds: str = ""
+    """For a false inequality: the relation that holds instead (``<``, ``=`` or ``>``)."""
 
 
 def _num(value: sympy.Expr) -> sympy.Expr:
@@ -85,7 +100,9 @@ def compare(
         if info.literal:
             if info.decimals > 0 or info.decimals < 0:
                 allow = max(allow, sympy.Rational(10) ** (-info.decimals))
-            elif not (isinstance(other, sympy.Rational) and other.q == 1):
+            elif op in ("=", "approx", "!=") and not (
+                isinstance(other, sympy.Rational) and other.q == 1
+            ):  # "100 / 3 = 33" may be rounded; "\sqrt{10} > 4" is not
                 allow = max(allow, sympy.Integer(1))
     if op == "approx":
         allow = max(allow, APPROX_RTOL * scale)
@@ -122,8 +139,18 @@ def _unit_ratio(a: sympy.Expr, b: sympy.Expr) -> bool:
     return isinstance(ratio, sympy.Integer) and int(ratio) in _UNIT_FACTORS
 
 
+def _rounded(text: str, rel: Relation) -> bool:
+    """Whether the sentence of ``rel`` says its values are rounded or approximate."""
+    start = rel.sides[0][0].start if rel.sides[0] else rel.segment.start
+    return any(s <= start < e and _ROUNDED_RE.search(text, s, e) for s, e in sentence_spans(text))
+
+
 def _is_var(side: Sequence[Token]) -> str:
-    return side[0].value if len(side) == 1 and side[0].kind == "ID" else ""
+    """The variable (``x``, ``S_14``) or function value (``f(5)``) that a side names."""
+    if len(side) == 1 and side[0].kind == "ID":
+        return side[0].value
+    call, size = call_name(side, 0)
+    return call if size == len(side) else ""
 
 
 def _solved_vars(relations: Sequence[Relation]) -> set[str]:
@@ -153,13 +180,15 @@ class StepChecker:
         self.inexact: set[str] = set()
         self.constraints: list[tuple[int, str, sympy.Expr, str]] = []
         """(step, variable, constraint as ``lhs - rhs``, source text) with one unknown."""
+        self.assumed: set[str] = set()
+        """Numbers the rollout assumed rather than derived ("assume there are 16 ways")."""
 
     def _eval(self, side: Sequence[Token], percent_div: bool) -> tuple[sympy.Expr, SideInfo]:
         return evaluate_side(side, self.env, percent_div=percent_div)
 
     def check_step(self, index: int, text: str) -> list[Checked]:
         """Check every pair in step ``index`` and update the known values."""
-        relations = extract_relations(text)
+        relations = stated_relations(text)
         mentioned = {tok.value for rel in relations for side in rel.sides for tok in side
                      if tok.kind == "ID"}
         if _FORGET_RE.search(text):
@@ -168,6 +197,9 @@ class StepChecker:
         solved = _solved_vars(relations)
         self.env = {var: value for var, (value, step) in self.known.items()
                     if index - step <= self.window and var not in solved}
+        for start, end in sentence_spans(text):
+            if _ASSUME_RE.search(text, start, end):
+                self.assumed.update(_ASSUMED_NUMBER_RE.findall(text, start, end))
         out: list[Checked] = []
         assigned: dict[str, set[sympy.Expr]] = {}
         for rel in relations:
@@ -184,6 +216,8 @@ class StepChecker:
                     self._check_pair(item, text, rel, k, assigned)
                 except Exception:  # an unforeseen notation must not cost the whole rollout
                     item.kind, item.truth, item.correct = "unknown", Truth.UNKNOWN, None
+                if item.truth is Truth.FALSE and self._uses_assumption(item):
+                    item.truth, item.correct = Truth.UNKNOWN, None
         for var, values in assigned.items():
             if len(values) > 1:
                 self.known.pop(var, None)
@@ -204,6 +238,9 @@ class StepChecker:
             except Undecidable:
                 return
             item.left_key, item.right_key = ia.key, ib.key
+            scale = sympy.Rational(rel.scale.numerator, rel.scale.denominator)
+            if scale != 1 and k == len(rel.ops) - 1:
+                b, ib.literal = b * scale, False
             if ia.degree != ib.degree:
                 return
             if var and op == "=":
@@ -225,14 +262,23 @@ class StepChecker:
                 item.kind = "constraint"  # "x > 0" with a known x is a condition, not a claim
                 return
             item.kind = "claim"
-            inexact = bool((ia.variables | ib.variables) & self.inexact)
+            # a decimal inside a computation ("12 + 16.4") may be rounded
+            inexact = bool((ia.variables | ib.variables) & self.inexact) or (
+                any(t.kind == "NUM" and "." in t.value for t in (*left, *right))
+                and not (ia.literal and ib.literal)
+            )
+            if op == "=" and _rounded(text, rel):
+                op = "approx"
             truth = compare(a, b, op, ia, ib, inexact=inexact)
             if ia.literal and ib.literal and truth is Truth.FALSE and _unit_ratio(a, b):
                 truth = Truth.UNKNOWN  # "0.29 = 29", "1.5 = 90": likely a unit conversion
             results.append(truth)
             if truth is Truth.FALSE and percent_div:
                 item.wrong_right = not (ia.literal and not ib.literal)
-                item.correct = b if not item.wrong_right else a
+                item.correct = b if not item.wrong_right else a / scale
+                if op in ("<", "<=", ">", ">="):
+                    diff = _num(a - b)
+                    item.holds = "<" if diff < 0 else ">" if diff > 0 else "="
             if not (ia.percent or ib.percent):
                 break
         if Truth.TRUE in results:
@@ -240,6 +286,12 @@ class StepChecker:
         elif results and all(t is Truth.FALSE for t in results):
             item.truth = Truth.FALSE
         item.correct = item.correct if item.truth is Truth.FALSE else None
+
+    def _uses_assumption(self, item: Checked) -> bool:
+        """A false claim built on an assumed number may be a failed check of the assumption,
+        and the error may be the assumption itself: the first error is not localised."""
+        return any(tok.kind == "NUM" and tok.value in self.assumed
+                   for tok in (*item.left, *item.right))
 
     def _note_constraint(self, item: Checked, expr: sympy.Expr, text: str) -> None:
         free = expr.free_symbols

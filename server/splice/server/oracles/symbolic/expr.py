@@ -142,7 +142,7 @@ class _Parser:
 
     def _starts_atom(self, tok: Token | None) -> bool:
         return tok is not None and tok.kind in ("NUM", "ID", "CONST", "LP", "FRAC", "SQRT",
-                                                "BINOM")
+                                                "BINOM", "FUNC")
 
     def term(self) -> sympy.Expr:
         value = self.unary()
@@ -179,14 +179,48 @@ class _Parser:
         tok = self.peek()
         if tok is not None and tok.kind == "OP" and tok.value == "^":
             self.pos += 1
-            nxt = self.peek()
-            if nxt is not None and nxt.kind == "DEG":
-                self.pos += 1
-                self.info.degree = True
+            if self._degree_sign():
                 return base
             exp = self.unary()
             return guarded_pow(base, exp)
         return base
+
+    def _degree_sign(self) -> bool:
+        """Consume ``\\circ`` or ``{\\circ}`` after a ``^``."""
+        kinds = [t.kind for t in self.toks[self.pos : self.pos + 3]]
+        size = 1 if kinds[:1] == ["DEG"] else 3 if kinds == ["LP", "DEG", "RP"] else 0
+        self.pos += size
+        self.info.degree = self.info.degree or size > 0
+        return size > 0
+
+    def _function(self, name: str) -> sympy.Expr:
+        """A trigonometric function of an angle in degrees or in multiples of pi.
+
+        ``\\sin 30`` is undecidable: its unit is not shown.
+        """
+        power: sympy.Expr = sympy.Integer(1)
+        tok = self.peek()
+        if tok is not None and tok.kind == "OP" and tok.value == "^":  # \sin^2 x
+            self.pos += 1
+            power = self.group_arg()
+        outer_degree, self.info.degree = self.info.degree, False
+        tok = self.peek()
+        if tok is not None and tok.kind == "LP":
+            arg = self.postfix()
+        else:  # \sin 2x, \cos 100^\circ: a product of atoms, up to the next operator
+            arg = self.power()
+            while (nxt := self.peek()) is not None and nxt.kind != "FUNC" \
+                    and self._starts_atom(nxt):
+                arg = _check(arg * self.power())
+        degree, self.info.degree = self.info.degree, outer_degree
+        if arg.free_symbols:
+            return sympy.Function(name)(arg) ** power
+        if degree:
+            arg = arg * sympy.pi / 180
+        elif arg != 0 and not arg.has(sympy.pi):
+            raise Undecidable("angle without a unit")
+        value = getattr(sympy, name)(arg)
+        return guarded_pow(_check(value), power)
 
     def postfix(self) -> sympy.Expr:
         value = self.atom()
@@ -230,7 +264,14 @@ class _Parser:
             return _check(sympy.Rational(tok.value))
         if tok.kind == "CONST":
             return sympy.pi
+        if tok.kind == "FUNC":
+            return self._function(tok.value)
         if tok.kind == "ID":
+            call, size = call_name(self.toks, self.pos - 1)
+            if call in self.env:  # f(5), once the rollout has derived it
+                self.pos += size - 1
+                self.info.variables.add(call)
+                return self.env[call]
             if tok.value in self.env:
                 self.info.variables.add(tok.value)
                 return self.env[tok.value]
@@ -280,6 +321,17 @@ class _Parser:
 
 def _raise(exc: Exception) -> sympy.Expr:
     raise exc
+
+
+def call_name(toks: Sequence[Token], i: int) -> tuple[str, int]:
+    """``("f(5)", 4)`` for the tokens ``f ( 5 )`` (or ``f(-2)``) at ``i``, else ``("", 0)``."""
+    body = toks[i : i + 5]
+    if len(body) < 4 or body[0].kind != "ID" or body[1].value != "(":
+        return "", 0
+    j = 3 if body[2].kind == "OP" and body[2].value == "-" else 2
+    if len(body) <= j + 1 or body[j].kind != "NUM" or body[j + 1].value != ")":
+        return "", 0
+    return f"{body[0].value}({'-' if j == 3 else ''}{body[j].value})", j + 2
 
 
 def canonical_key(toks: Sequence[Token]) -> str:

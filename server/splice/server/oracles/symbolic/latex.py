@@ -28,7 +28,8 @@ class Token:
     """One token with its span in the step text.
 
     Kinds: NUM, ID, CONST, OP (+ - * / ^ ! _), LP, RP, REL (= < > <= >= != approx equiv),
-    FRAC, SQRT, BINOM, PCT, DEG, SEP (clause separator), OR (a disjunction), BAD.
+    FRAC, SQRT, BINOM, FUNC (a trigonometric function), PCT, DEG, SEP (clause separator),
+    OR (a disjunction), BAD.
     """
 
     kind: str
@@ -107,6 +108,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "frac": ("FRAC", "frac"), "dfrac": ("FRAC", "frac"), "tfrac": ("FRAC", "frac"),
     "cfrac": ("FRAC", "frac"), "sqrt": ("SQRT", "sqrt"), "binom": ("BINOM", "binom"),
     "dbinom": ("BINOM", "binom"), "tbinom": ("BINOM", "binom"), "pi": ("CONST", "pi"),
+    "sin": ("FUNC", "sin"), "cos": ("FUNC", "cos"), "tan": ("FUNC", "tan"),
+    "cot": ("FUNC", "cot"), "sec": ("FUNC", "sec"), "csc": ("FUNC", "csc"),
     "%": ("PCT", "%"),
     "le": ("REL", "<="), "leq": ("REL", "<="), "leqslant": ("REL", "<="),
     "ge": ("REL", ">="), "geq": ("REL", ">="), "geqslant": ("REL", ">="),
@@ -174,9 +177,17 @@ def _number(text: str, i: int, end: int, latex: bool) -> tuple[str, int] | None:
     return value, m.end()
 
 
+_BARE_LATEX_RE = re.compile(r"\\[A-Za-z]+\s*\{|[\^_]\{")
+
+
 def tokenize(text: str, start: int, end: int, *, latex: bool) -> list[Token]:
-    """Tokens of ``text[start:end]``; offsets refer to ``text``."""
+    """Tokens of ``text[start:end]``; offsets refer to ``text``.
+
+    Plain text that uses LaTeX commands with braced arguments (``\\frac{1}{2} = 0.5`` without
+    delimiters) keeps its braces as groups.
+    """
     toks: list[Token] = []
+    braces = latex or bool(_BARE_LATEX_RE.search(text, start, end))
     i = start
     while i < end:
         c = text[i]
@@ -256,8 +267,8 @@ def tokenize(text: str, start: int, end: int, *, latex: bool) -> list[Token]:
             toks.append(Token(kind, value, i, i + 1))
             i += 1
             continue
-        i = _punct(text, i, end, latex, toks)
-    return toks if latex else _plain_is(toks)
+        i = _punct(text, i, end, latex, toks, braces)
+    return toks if latex else _run_together(_plain_is(toks))
 
 
 _IS_WORDS = frozenset({"is", "equals", "gives", "makes"})
@@ -284,7 +295,35 @@ def _plain_is(toks: list[Token]) -> list[Token]:
     return out
 
 
-def _punct(text: str, i: int, end: int, latex: bool, toks: list[Token]) -> int:
+def _run_together(toks: list[Token]) -> list[Token]:
+    """Plain text "52x = 1170 117x = 1170 x = 10" (line breaks lost): one clause per relation.
+
+    A value that follows another value after a space starts a new clause when relations
+    stand both before and after it.
+    """
+    out: list[Token] = []
+    for k, tok in enumerate(toks):
+        prev = out[-1] if out else None
+        if (prev is not None and tok.kind in ("NUM", "ID") and prev.end < tok.start
+                and prev.kind in ("NUM", "ID", "RP") and _rel_in_clause(out, -1)
+                and _rel_in_clause(toks[k:], 1)):
+            out.append(Token("SEP", "", tok.start, tok.start))
+        out.append(tok)
+    return out
+
+
+def _rel_in_clause(toks: list[Token], step: int) -> bool:
+    """Whether a relation comes before the next separator (walking by ``step``)."""
+    seq = reversed(toks) if step < 0 else iter(toks)
+    for tok in seq:
+        if tok.kind in ("SEP", "OR", "WORD"):
+            return False
+        if tok.kind == "REL":
+            return True
+    return False
+
+
+def _punct(text: str, i: int, end: int, latex: bool, toks: list[Token], braces: bool) -> int:
     """Tokenize one punctuation character (or a two-character relation) at ``i``."""
     c = text[i]
     nxt = text[i + 1] if i + 1 < end else ""
@@ -312,9 +351,9 @@ def _punct(text: str, i: int, end: int, latex: bool, toks: list[Token]) -> int:
     elif c in ")]":
         toks.append(Token("RP", c, i, i + 1))
     elif c == "{":
-        toks.append(Token("LP" if latex else "BAD", c, i, i + 1))
+        toks.append(Token("LP" if braces else "BAD", c, i, i + 1))
     elif c == "}":
-        toks.append(Token("RP" if latex else "BAD", c, i, i + 1))
+        toks.append(Token("RP" if braces else "BAD", c, i, i + 1))
     elif c == "%":
         rest = text[i + 1 : end].lstrip()
         modulo = bool(rest) and (rest[0] in _DIGITS or rest[0].isalpha() or rest[0] == "(")

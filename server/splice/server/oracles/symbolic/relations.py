@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 from splice.server.oracles.symbolic.latex import (
     LATEX_MODIFIER_WORDS,
@@ -29,12 +30,12 @@ _HYPOTHETICAL_RE = re.compile(
 _NEGATED_RE = re.compile(
     r"\b(not|no|never|wrong|incorrect|incorrectly|mistake|mistaken|mistakenly|instead|false|"
     r"error|erroneous|contradiction|cannot|isn't|aren't|doesn't|don't|can't|wasn't|won't|"
-    r"shouldn't|wouldn't|neither|nor)\b|n't\b|\?", re.IGNORECASE,
+    r"shouldn't|wouldn't|neither|nor|rather\s+than)\b|n't\b|\?", re.IGNORECASE,
 )
 # "in base 9, 8 + 5 = 14" is right: digits in another base are not checked
 _BASE_RE = re.compile(r"\bbase[\s$_{]*\d|\bbinary\b|\bhexadecimal\b|\boctal\b",
                       re.IGNORECASE)
-_LEAD_WORDS = frozenset({
+LEAD_WORDS = frozenset({
     "is", "so", "thus", "then", "hence", "get", "gets", "gives", "give", "have", "has", "that",
     "equals", "compute", "calculate", "which", "because", "since", "as", "therefore", "now",
     "we", "yields", "obtain", "find", "means", "becomes", "simplifies", "check", "are", "be",
@@ -64,9 +65,11 @@ class Relation:
     """Followed by bare values ("x = 1, 2, 3"): its assignments are ambiguous."""
     clean_left: bool
     clean_right: bool
+    scale: Fraction = Fraction(1)
+    """Factor on the last side: "$a$ is half of $b$" states ``a = b / 2``."""
 
 
-def _context(text: str, start: int) -> tuple[bool, bool]:
+def sentence_context(text: str, start: int) -> tuple[bool, bool]:
     """(asserted, hypothetical) for a relation starting at ``start``."""
     for s, e in sentence_spans(text):
         if s <= start < e:
@@ -106,7 +109,7 @@ def _clean_before(
     if sep is None:
         return segment_word not in LATEX_MODIFIER_WORDS
     if sep.kind == "WORD":
-        return sep.value in _LEAD_WORDS
+        return sep.value in LEAD_WORDS
     if sep.kind == "OR":
         return True
     if sep.value in ("and", "with", "where"):
@@ -150,7 +153,7 @@ def extract_relations(text: str) -> list[Relation]:
             nxt = clauses[idx + 1][0] if idx + 1 < len(clauses) else None
             listed = (nxt is not None and after is not None and after.value == ","
                       and not any(t.kind == "REL" for t in nxt))
-            asserted, hypothetical = _context(text, clause[0].start)
+            asserted, hypothetical = sentence_context(text, clause[0].start)
             clean_right = after is not None or word_after not in MODIFIER_WORDS
             out.append(Relation(
                 sides=tuple(sides), ops=tuple(ops), segment=seg, asserted=asserted,

@@ -78,18 +78,45 @@ def _replacement(item: Checked, content: str) -> tuple[str, str]:
     text = format_value(item.correct, wrong, seg.latex)
     rest = "" if item.wrong_right else content[wrong[-1].end : item.right[-1].end]
     body = content[: wrong[0].start] + text + rest + seg.closer
+    if item.holds:  # "$7 < 3$" becomes "$7 > 3$"
+        gap = content[item.left[-1].end : item.right[0].start]
+        body = (content[: item.left[-1].end] + _flip(gap, item.holds)
+                + content[item.right[0].start : item.right[-1].end] + seg.closer)
     if not body.rstrip().endswith((".", "!", ":")):
         body = body.rstrip() + "."
     lo, hi = item.left[0].start, item.right[-1].end
-    claim_src = content[lo:hi]
+    claim_src = content[lo:hi].replace("$", "")
     computation = item.left if item.wrong_right else item.right
-    comp_src = content[computation[0].start : computation[-1].end]
+    comp_src = content[computation[0].start : computation[-1].end].replace("$", "")
+    scale = item.relation.scale
+    if scale != 1:
+        comp_src = f"{scale if not item.wrong_right else 1 / scale} \\times {comp_src}"
+    if item.holds:
+        sides = [content[side[0].start : side[-1].end].replace("$", "")
+                 for side in (item.left, item.right)]
+        return body, f"step {item.step} claims {claim_src}, but {sides[0]} {item.holds} " \
+                     f"{sides[1]}"
     if item.kind == "assign":
         explanation = (f"step {item.step} states {item.constraint_src} and then {claim_src}, "
                        f"but {item.constraint_src} gives {item.var} = {text}")
     else:
         explanation = f"step {item.step} claims {claim_src}, but {comp_src} = {text}"
     return body, explanation
+
+
+_INEQUALITY_WORDS_RE = re.compile(
+    r"(?:greater|larger|bigger|more|less|smaller)\s+than(?:\s+or\s+equal\s+to)?|"
+    r"at\s+least|at\s+most", re.IGNORECASE,
+)
+_INEQUALITY_SYMBOL_RE = re.compile(r"\\(?:leqslant|geqslant|leq?|geq?|lt|gt)\b|<=|>=|[<>≤≥]")
+_SPELLED = {"<": ("less than", "<"), ">": ("greater than", ">"), "=": ("equal to", "=")}
+
+
+def _flip(gap: str, holds: str) -> str:
+    """The text between the sides of a false inequality, stating ``holds`` instead."""
+    words, symbol = _SPELLED[holds]
+    flipped, n = _INEQUALITY_WORDS_RE.subn(words, gap, count=1)
+    return flipped if n else _INEQUALITY_SYMBOL_RE.sub(symbol, gap, count=1)
 
 
 def _corrected(item: Checked, later: Sequence[Checked], later_texts: Sequence[str]) -> bool:
