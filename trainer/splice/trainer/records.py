@@ -99,16 +99,22 @@ class Rollout:
 
 @dataclass(frozen=True)
 class CandidateScore:
-    """Counterfactual check of one replacement: ``successes`` of ``samples`` continuations."""
+    """Counterfactual check of one replacement: ``successes`` of ``samples`` continuations.
+
+    ``suffix_ids``: the first successful continuation (sampled ids, then the stop token), for
+    the "+ suffix" ablation. ``reason`` says why a candidate was dropped.
+    """
 
     request_id: str
     problem_id: str
+    rollout_id: str
     location: int
     content: str
     samples: int
     successes: int
     kept: bool
     reason: str = ""
+    suffix_ids: tuple[int, ...] = ()
 
     @property
     def success_rate(self) -> float:
@@ -142,7 +148,8 @@ def rollout_from_json(data: Mapping[str, Any]) -> Rollout:
 
 
 def candidate_from_json(data: Mapping[str, Any]) -> CandidateScore:
-    return CandidateScore(**{f.name: data[f.name] for f in fields(CandidateScore)})
+    values = {f.name: data[f.name] for f in fields(CandidateScore) if f.name in data}
+    return CandidateScore(**{**values, "suffix_ids": tuple(data.get("suffix_ids", ()))})
 
 
 @dataclass
