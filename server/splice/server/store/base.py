@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,12 @@ class Accepted:
     intervention: Intervention
 
 
+def check_final(result: OracleResult) -> None:
+    """Only a final result can be stored together with its request."""
+    if not result.status.finished:
+        raise ValueError(f"accept_finished needs a final result, not {result.status.name}")
+
+
 class Store(abc.ABC):
     """Durable requests, results and the ordered intervention log.
 
@@ -119,6 +126,30 @@ class Store(abc.ABC):
         A NEW row is leased to ``owner`` for ``lease_s`` seconds; without an owner it is
         unowned, and :meth:`claim_expired` may take it at once.
         """
+
+    async def accept_finished(
+        self, record: RequestRecord, result: OracleResult, *, use_cache: bool = True,
+        owner: str | None = None, lease_s: float = 0.0,
+    ) -> Accepted:
+        """Accept ``record`` with its final ``result`` already known (a free oracle's).
+
+        Behaves as :meth:`accept` followed, for a NEW row, by :meth:`finish`: a duplicate
+        request_id returns the stored row (DUPLICATE), a cache hit is served as CACHED,
+        and NEW carries the finished intervention with its sequence. Cancelling the caller
+        never leaves half of it done. Backends may do it in one transaction; this default
+        does the two writes under one shield.
+        """
+        check_final(result)
+
+        async def both() -> Accepted:
+            accepted = await self.accept(
+                record, use_cache=use_cache, owner=owner, lease_s=lease_s)
+            if accepted.outcome is not AcceptOutcome.NEW:
+                return accepted
+            done = await self.finish(record.request_id, result)
+            return Accepted(AcceptOutcome.NEW, done)
+
+        return await asyncio.shield(both())
 
     @abc.abstractmethod
     async def finish(self, request_id: str, result: OracleResult) -> Intervention:

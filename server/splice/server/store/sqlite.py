@@ -18,12 +18,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC
 from typing import Any, TypeVar
 
 from splice.sdk.types import Intervention, Status
 from splice.server.oracles.base import OracleResult
 from splice.server.store import sqlite_sql as sql
 from splice.server.store._codec import (
+    RESULT_COLUMNS,
     as_datetime,
     as_utc,
     cached_result,
@@ -46,11 +48,18 @@ from splice.server.store.base import (
     Store,
     StoreError,
     UnknownRequestError,
+    check_final,
 )
 from splice.server.store.sqlite_writer import Counter, SqliteWriter
 
 log = logging.getLogger("splice.store")
 T = TypeVar("T")
+
+_INSERT_FINISHED = f"""INSERT INTO interventions (request_id, client_id, content_hash,
+    oracle_name, oracle_backend, oracle_version, oracle_config_hash, status, created_at,
+    sequence, {RESULT_COLUMNS}, finished_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+"""A request accepted with its result (``accept_finished``): one row, already in the log."""
 
 
 class SqliteStore(Store):
@@ -146,7 +155,7 @@ class SqliteStore(Store):
         self, record: RequestRecord, *, use_cache: bool = True, owner: str | None = None,
         lease_s: float = 0.0,
     ) -> Accepted:
-        record = replace(record, created_at=as_utc(record.created_at))
+        record = _normalised(record)
         req = request_values(record)
         accepted: Accepted = await self._write(
             lambda conn, ctr: self._accept_tx(conn, ctr, record, req, use_cache, owner, lease_s))
@@ -154,10 +163,25 @@ class SqliteStore(Store):
             self._records.put(record)
         return accepted
 
+    async def accept_finished(
+        self, record: RequestRecord, result: OracleResult, *, use_cache: bool = True,
+        owner: str | None = None, lease_s: float = 0.0,
+    ) -> Accepted:
+        """One write, so cancelling the caller cannot split it (see :class:`Store`)."""
+        check_final(result)
+        record = _normalised(record)
+        req, fields = request_values(record), result_values(result)
+        accepted: Accepted = await self._write(
+            lambda conn, ctr: self._accept_tx(conn, ctr, record, req, use_cache, None, 0.0,
+                                              (result, fields)))
+        return accepted
+
     def _accept_tx(
         self, conn: sqlite3.Connection, ctr: Counter, record: RequestRecord,
         req: tuple[Any, ...], use_cache: bool, owner: str | None, lease_s: float,
+        finished: tuple[OracleResult, tuple[Any, ...]] | None = None,
     ) -> Accepted:
+        """Insert ``record`` RUNNING (or PENDING), or already ``finished`` with a result."""
         found = conn.execute(sql.EXISTING, (record.request_id,)).fetchone()
         if found is not None:
             check_duplicate(record, found["content_hash"], found["oracle_name"])
@@ -174,6 +198,16 @@ class SqliteStore(Store):
             hit = conn.execute(
                 sql.CACHE_HIT, (record.content_hash, o.name, o.config_hash)).fetchone()
         conn.execute(sql.INSERT_REQUEST, req)
+        if hit is None and finished is not None:
+            result, fields = finished
+            ctr.value += 1
+            now = utc_now()
+            conn.execute(_INSERT_FINISHED, (
+                *head, int(result.status), created, ctr.value, *fields, to_micros(now)))
+            if result.raw:
+                conn.execute(sql.INSERT_RAW, (record.request_id, result.raw))
+            return Accepted(AcceptOutcome.NEW,
+                            finished_intervention(record, result, ctr.value, now))
         if hit is None:
             status = Status.PENDING if record.initial_status_pending else Status.RUNNING
             until = 0 if owner is None else _lease_until(lease_s)
@@ -307,6 +341,14 @@ class SqliteStore(Store):
         row = await self._read(
             lambda conn: conn.execute(sql.RAW_OUTPUT, (request_id,)).fetchone())
         return None if row is None else row[0]
+
+
+def _normalised(record: RequestRecord) -> RequestRecord:
+    """``record`` with ``created_at`` aware UTC (the engine's already is: no copy then)."""
+    created = record.created_at
+    if created is not None and created.tzinfo is UTC:
+        return record
+    return replace(record, created_at=as_utc(created))
 
 
 def _lease_until(lease_s: float) -> int:

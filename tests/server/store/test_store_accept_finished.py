@@ -1,0 +1,59 @@
+"""Store.accept_finished (free oracles): one write that behaves as accept then finish."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from splice.sdk.types import Status
+from splice.server.oracles.base import OracleResult
+from splice.server.store import AcceptOutcome, RequestConflictError, Store
+
+from .helpers import found_error, make_record
+
+
+async def test_new_is_finished_in_the_log_with_its_raw_output(store: Store) -> None:
+    result = found_error(raw="raw answer")
+    accepted = await store.accept_finished(make_record("r1"), result)
+    assert accepted.outcome is AcceptOutcome.NEW
+    done = accepted.intervention
+    assert (done.status, done.sequence, done.first_error_step) == (Status.FOUND_ERROR, 1, 2)
+    assert done.replacements == result.replacements and done.usage == result.usage
+    assert done.finished_at is not None and not done.cached
+    assert await store.get("r1") == done
+    assert await store.read_log(0) == [done]
+    assert await store.raw_output("r1") == "raw answer"
+    assert await store.unfinished() == []
+
+
+async def test_duplicate_returns_the_stored_row_and_logs_nothing(store: Store) -> None:
+    first = (await store.accept_finished(make_record("r1"), found_error())).intervention
+    again = await store.accept_finished(make_record("r1"), OracleResult(status=Status.NO_ERROR))
+    assert again.outcome is AcceptOutcome.DUPLICATE and again.intervention == first
+    with pytest.raises(RequestConflictError):
+        await store.accept_finished(make_record("r1", text="other"), found_error())
+    # Duplicates arriving at once: still one row and one log entry.
+    results = await asyncio.gather(*(
+        store.accept_finished(make_record("r2", text="same"), found_error())
+        for _ in range(5)))
+    assert sorted(r.outcome.value for r in results) == ["duplicate"] * 4 + ["new"]
+    stored = await store.get("r2")
+    # A duplicate may see the row unfinished where the backend writes in two steps.
+    assert all(r.intervention == stored for r in results if r.intervention.status.finished)
+    assert [r.request_id for r in await store.read_log(0)] == ["r1", "r2"]
+
+
+async def test_cache_hits_are_served_as_before(store: Store) -> None:
+    source = (await store.accept_finished(make_record("src"), found_error())).intervention
+    hit = await store.accept_finished(make_record("copy"), OracleResult(status=Status.NO_ERROR))
+    assert hit.outcome is AcceptOutcome.CACHED and hit.intervention.cached
+    assert hit.intervention.status is source.status
+    fresh = await store.accept_finished(
+        make_record("nc"), OracleResult(status=Status.NO_ERROR), use_cache=False)
+    assert fresh.outcome is AcceptOutcome.NEW and fresh.intervention.status is Status.NO_ERROR
+
+
+async def test_only_final_results(store: Store) -> None:
+    with pytest.raises(ValueError):
+        await store.accept_finished(make_record("r1"), OracleResult(status=Status.PENDING))
+    assert await store.get("r1") is None
