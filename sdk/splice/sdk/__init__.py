@@ -31,12 +31,14 @@ from splice.sdk.types import (
     Usage,
     patched_prefix,
 )
+from splice.sdk.usage import CostEstimate, OracleAttempt, UsageTotal
 
 __all__ = [
-    "AlreadyExistsError", "AsyncClient", "Client", "DeadlineExceededError", "ErrorCategory",
-    "Failure", "FailureReason", "InternalError", "Intervention", "InterventionRequest",
-    "InvalidArgumentError", "NotFoundError", "OracleDescription", "OracleInfo",
+    "AlreadyExistsError", "AsyncClient", "Client", "CostEstimate", "DeadlineExceededError",
+    "ErrorCategory", "Failure", "FailureReason", "InternalError", "Intervention",
+    "InterventionRequest",
+    "InvalidArgumentError", "NotFoundError", "OracleAttempt", "OracleDescription", "OracleInfo",
     "PermissionDeniedError", "Provenance", "Replacement", "ResourceExhaustedError",
     "RetryPolicy", "SegmentationMode", "SpliceError", "Status", "Step",
-    "UnauthenticatedError", "UnavailableError", "Usage", "patched_prefix",
+    "UnauthenticatedError", "UnavailableError", "Usage", "UsageTotal", "patched_prefix",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -18,8 +19,19 @@ from splice.sdk.errors import (
 from splice.sdk.requests import InterventionRequest
 from splice.sdk.retry import RetryPolicy
 from splice.sdk.types import Intervention, OracleDescription
+from splice.sdk.usage import (
+    CostEstimate,
+    OracleAttempt,
+    UsageTotal,
+    attempt_from_pb,
+    estimate_from_pb,
+    since_to_pb,
+    usage_total_from_pb,
+)
 from splice.v1 import intervention_pb2 as pb
 from splice.v1 import intervention_pb2_grpc as pb_grpc
+from splice.v1 import usage_pb2 as usage_pb
+from splice.v1 import usage_pb2_grpc as usage_grpc
 
 T = TypeVar("T")
 DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024
@@ -49,6 +61,7 @@ class AsyncClient:
             ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE),
         ])
         self._stub = pb_grpc.InterventionServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._usage = usage_grpc.UsageServiceStub(self._channel)  # type: ignore[no-untyped-call]
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -175,3 +188,35 @@ class AsyncClient:
             lambda: self._stub.ListOracles(pb.ListOraclesRequest(),
                                            timeout=timeout or self.timeout))
         return [oracle_description_from_pb(o) for o in response.oracles]
+
+    async def usage(
+        self, *, client_id: str = "", oracle: str = "", since: datetime | None = None,
+        timeout: float | None = None,
+    ) -> list[UsageTotal]:
+        """LLM usage per (client, oracle) since ``since`` (default: midnight UTC today)."""
+        msg = usage_pb.GetUsageRequest(client_id=client_id, oracle=oracle)
+        since_to_pb(since, msg)
+        response: usage_pb.GetUsageResponse = await self._call(
+            lambda: self._usage.GetUsage(msg, timeout=timeout or self.timeout))
+        return [usage_total_from_pb(t) for t in response.totals]
+
+    async def attempts(
+        self, request_id: str, *, timeout: float | None = None
+    ) -> list[OracleAttempt]:
+        """Every provider attempt made for ``request_id``, in order."""
+        msg = usage_pb.ListAttemptsRequest(request_id=request_id)
+        response: usage_pb.ListAttemptsResponse = await self._call(
+            lambda: self._usage.ListAttempts(msg, timeout=timeout or self.timeout))
+        return [attempt_from_pb(a) for a in response.attempts]
+
+    async def estimate(
+        self, requests: Iterable[InterventionRequest], oracle: str = "", *,
+        typical_output_tokens: int = 0, timeout: float | None = None,
+    ) -> CostEstimate:
+        """What ``requests`` would cost on LLM ``oracle`` (prompts counted; nothing sent)."""
+        msg = usage_pb.EstimateCostRequest(
+            requests=[r.to_pb(self.client_id) for r in requests], oracle=oracle,
+            typical_output_tokens=typical_output_tokens)
+        response: usage_pb.EstimateCostResponse = await self._call(
+            lambda: self._usage.EstimateCost(msg, timeout=timeout or self.timeout))
+        return estimate_from_pb(response)

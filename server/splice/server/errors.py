@@ -33,6 +33,12 @@ class TooLargeError(ServiceError):
         self.field = field
 
 
+class BudgetExceededError(ServiceError):
+    """A client is over its budget (RESOURCE_EXHAUSTED); the message names the budget."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 class NotFoundError(ServiceError):
     """The named resource does not exist."""
 

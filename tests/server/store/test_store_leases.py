@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from splice.sdk.types import Status
-from splice.server.store import AcceptOutcome, Lease, Store, open_store
+from splice.server.store import AcceptOutcome, Lease, Store, open_store, postgres_sql, sqlite_sql
 from splice.server.store.postgres import PostgresStore
 
 from .helpers import found_error, make_record
@@ -105,11 +106,16 @@ async def test_concurrent_claimers_get_each_row_exactly_once(store_url: str, sto
             assert lease is not None and lease.owner == owner
 
 
-async def test_rows_from_before_the_lease_migration_are_claimable(store_url: str) -> None:
-    store = open_store(store_url)
-    await store.open()
-    await store.accept(make_record("old"), owner="a", lease_s=600)
-    await store.close()
+async def test_rows_from_before_the_lease_migration_are_claimable(
+        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A database of before the later migrations too: only migrations 1 and 2 applied.
+    with monkeypatch.context() as patch:
+        for module in (sqlite_sql, postgres_sql):
+            patch.setattr(module, "MIGRATIONS", module.MIGRATIONS[:2])
+        store = open_store(store_url)
+        await store.open()
+        await store.accept(make_record("old"), owner="a", lease_s=600)
+        await store.close()
     await _undo_lease_migration(store)
     reopened = open_store(store_url)
     await reopened.open()

@@ -60,16 +60,21 @@ def _from_mapping(obj: Any, where: str) -> Any:
         raise SystemExit(f"{where}: {exc}") from exc
 
 
+def requests_from_file(path: str) -> list[Any]:
+    """InterventionRequests from a JSON object or JSONL file (``-``: stdin)."""
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    stripped = text.strip()
+    if stripped.startswith("{") and "\n{" not in stripped:
+        return [_from_mapping(json.loads(stripped), path)]
+    return [_from_mapping(json.loads(line), f"{path}:{n}")
+            for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
 def _read_requests(args: argparse.Namespace) -> list[Any]:
     from splice.sdk import InterventionRequest, SegmentationMode
 
     if args.file:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
-        stripped = text.strip()
-        if stripped.startswith("{") and "\n{" not in stripped:
-            return [_from_mapping(json.loads(stripped), args.file)]
-        return [_from_mapping(json.loads(line), f"{args.file}:{n}")
-                for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        return requests_from_file(args.file)
     rollout = args.rollout_file.read_text() if args.rollout_file else args.rollout
     if not (args.problem and args.reference and rollout):
         raise SystemExit("give --file, or --problem, --reference and --rollout/--rollout-file")

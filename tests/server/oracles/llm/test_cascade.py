@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 from splice.sdk.types import Status
+from splice.server.errors import BudgetExceededError
 from splice.server.oracles.llm.ledger import MemoryLedger, set_shared_ledger
 from splice.server.oracles.registry import build_oracle
 
@@ -74,3 +75,19 @@ async def test_abstaining_stage_then_llm_answers(monkeypatch: pytest.MonkeyPatch
         await fake.close()
     assert r.status is Status.FOUND_ERROR and r.first_error_step == 2
     assert r.usage.input_tokens > 0 and len(fake.seen) == 1
+
+
+async def test_admit_refuses_only_when_every_stage_refuses(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    set_shared_ledger(MemoryLedger())
+    broke = {"name": "llm", "backend": "llm:openai", "options": {
+        "model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_env": KEY_ENV,
+        "budgets": {"*": {"usd_per_day": 0.0}}}}
+    only_llm = cascade(POLICY, stages=[broke], confirm=None, on_disagree=None)
+    with pytest.raises(BudgetExceededError, match="budget '\\*' of client 'c1'"):
+        await only_llm.admit("c1")
+    free_first = cascade(POLICY, stages=[
+        {"name": "cheap", "backend": "fake", "options": {"status": "ABSTAINED"}}, broke],
+        confirm=None, on_disagree=None)
+    await free_first.admit("c1")  # the free stage can still answer

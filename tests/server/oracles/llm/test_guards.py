@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from splice.sdk.types import FailureReason, Replacement, Status
-from splice.server.errors import UnavailableError
+from splice.server.errors import BudgetExceededError, UnavailableError
 from splice.server.oracles.llm.leak import LeakPolicy, apply_policy, leaks_answer
 from splice.server.oracles.llm.ledger import MemoryLedger
-from splice.server.oracles.llm.oracle import BudgetExceededError
 from splice.server.oracles.llm.reliability import RateLimiter
 
 from .fake_provider import Act, FakeProvider, verdict

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from splice.sdk.types import Status, Usage
+from splice.server.errors import ServiceError
 from splice.server.oracles.base import Oracle, OracleResult, OracleTask
 from splice.server.oracles.registry import build_oracle
 
@@ -106,6 +107,21 @@ class CascadeOracle(Oracle):
     async def aclose(self) -> None:
         for oracle in self._all():
             await oracle.aclose()
+
+    async def admit(self, client_id: str) -> None:
+        """Admitted when some stage of the chain admits (later ones may answer for free);
+        otherwise the first stage's refusal. Each stage's budget is still checked before
+        its calls."""
+        refusal: ServiceError | None = None
+        for oracle in self.stages:
+            try:
+                await oracle.admit(client_id)
+            except ServiceError as exc:
+                refusal = refusal or exc
+            else:
+                return
+        assert refusal is not None
+        raise refusal
 
     async def intervene(self, task: OracleTask) -> OracleResult:
         path: list[str] = []

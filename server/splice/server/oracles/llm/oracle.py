@@ -13,10 +13,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import grpc
 from pydantic import ValidationError
 from splice.sdk.types import ErrorCategory, FailureReason, Status, Usage
-from splice.server.errors import ServiceError, UnavailableError
+from splice.server.errors import BudgetExceededError, UnavailableError
 from splice.server.oracles.base import Oracle, OracleResult, OracleTask
 from splice.server.oracles.llm import prompts
 from splice.server.oracles.llm.calls import CallContext, CallTotals, GuardedCaller, Redactor
@@ -55,12 +54,6 @@ _FAILURE_OF_KIND = {
     ErrorKind.REFUSED: FailureReason.REFUSED,
     ErrorKind.CONTEXT_TOO_LONG: FailureReason.CONTEXT_TOO_LONG,
 }
-
-
-class BudgetExceededError(ServiceError):
-    """A client is over its budget (RESOURCE_EXHAUSTED); the message names the budget."""
-
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class _Failed(Exception):
