@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import grpc
+from splice.sdk.auth import token_interceptors
 from splice.sdk.convert import intervention_from_pb, oracle_description_from_pb
 from splice.sdk.errors import (
     SpliceError,
@@ -42,6 +43,9 @@ class AsyncClient:
 
     Every call has a deadline (``timeout`` seconds, per call or the client's default);
     calls that fail with a retryable code (UNAVAILABLE, DEADLINE_EXCEEDED) are retried.
+    ``token``: bearer token for servers with access control (sent as ``authorization``
+    metadata on every call of the channel the client creates; with auth on, the server sets
+    each request's client_id to the token's name).
     """
 
     def __init__(
@@ -52,14 +56,17 @@ class AsyncClient:
         timeout: float = 120.0,
         retry: RetryPolicy | None = None,
         channel: grpc.aio.Channel | None = None,
+        token: str | None = None,
     ) -> None:
+        if channel is not None and token:
+            raise ValueError("give token= or channel=, not both: add the token to your channel")
         self.client_id = client_id
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._channel = channel or grpc.aio.insecure_channel(target, options=[
             ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE),
             ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE),
-        ])
+        ], interceptors=token_interceptors(token))
         self._stub = pb_grpc.InterventionServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._usage = usage_grpc.UsageServiceStub(self._channel)  # type: ignore[no-untyped-call]
 

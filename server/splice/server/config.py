@@ -39,6 +39,19 @@ class Limits(BaseModel):
     max_options: int = Field(64, ge=0, description="Most entries in a request's options.")
 
 
+class AuthSettings(BaseModel):
+    """Access control by bearer tokens (``splice.server.auth``)."""
+
+    enabled: bool = Field(False, description="Require a token on every call; off (the "
+                          "embedded default) lets everyone do everything.")
+    tokens_file: Path | None = Field(None, description="YAML file of extra tokens: "
+                                     "'tokens: [{name, role, sha256}]' (hashes only).")
+    cache_s: float = Field(5.0, ge=0, description="How long a token lookup is cached; a "
+                           "revoked token stops working within it.")
+    secure_cookies: bool = Field(False, description="Mark the review page's session cookie "
+                                 "Secure (serve it behind HTTPS).")
+
+
 class Settings(BaseSettings):
     """Everything the server reads from its environment, in one place.
 
@@ -69,6 +82,13 @@ class Settings(BaseSettings):
     lease_s: float = Field(30.0, gt=0, description="Lease of a process on the requests it runs; "
                            "renewed every lease_s / 3. Work of a dead process is taken over "
                            "once its lease expires.")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Access control.")
+    review_port: int = Field(8080, ge=0, le=65535, description="Port of the reviewer web "
+                             "page (served when a 'human' oracle is configured); 0 picks one.")
+    review_web: bool = Field(True, description="Serve the reviewer web page.")
+    review_lease_s: float = Field(300.0, gt=0, description="How long a reviewer holds a "
+                                  "claimed task without a heartbeat; it then returns to the "
+                                  "queue and the reviewer's lease token is refused.")
     use_cache: bool = Field(True, description="Serve identical content under the same oracle "
                             "config from the store.")
 
