@@ -89,6 +89,7 @@ class InterventionEngine:
         """Accept ``inp`` durably, run its oracle (once), and return the finished result."""
         validate(inp, self.settings.limits)
         oracle = self.oracles.get(inp.oracle)
+        await oracle.admit(inp.client_id)  # e.g. a used-up budget: refused, nothing stored
         rollout = segment_rollout(inp, self.settings.limits)
         record = RequestRecord(
             request_id=inp.request_id, client_id=inp.client_id, problem=inp.problem,
@@ -98,13 +99,30 @@ class InterventionEngine:
             content_hash=content_hash(inp, rollout), provenance=inp.provenance,
             created_at=datetime.now(UTC),
         )
+        if oracle.free:
+            return await self._intervene_free(record, oracle)
         # Shielded: a caller cancelled mid-accept must not leave an accepted row unstarted.
         accepted, task = await asyncio.shield(self._accept_and_start(record, oracle))
-        if accepted.intervention.status.finished:
+        # PENDING (human queue): answered now; the verdict arrives later through the log.
+        if accepted.intervention.status.finished or accepted.intervention.status is Status.PENDING:
             return accepted.intervention
         if task is None:
             return await self._await_elsewhere(inp.request_id)
         return await asyncio.shield(task)
+
+    async def _intervene_free(self, record: RequestRecord, oracle: Oracle) -> Intervention:
+        """Run a free oracle inline, then store request and result in one write.
+
+        No task and no durable accept first (see ``Oracle.free``): a caller that goes away
+        during the oracle call leaves nothing behind, and the one write is atomic.
+        """
+        result = await self._call_oracle(record, oracle)
+        accepted = await self.store.accept_finished(
+            record, result, use_cache=self.settings.use_cache, owner=self.owner,
+            lease_s=self.settings.lease_s)
+        if accepted.intervention.status.finished:
+            return accepted.intervention
+        return await self._await_elsewhere(record.request_id)  # accepted by an older server
 
     async def _accept_and_start(
         self, record: RequestRecord, oracle: Oracle,
@@ -155,6 +173,10 @@ class InterventionEngine:
         return task
 
     async def _run(self, record: RequestRecord, oracle: Oracle) -> Intervention:
+        return await self.store.finish(record.request_id, await self._call_oracle(record, oracle))
+
+    async def _call_oracle(self, record: RequestRecord, oracle: Oracle) -> OracleResult:
+        """The oracle's sanitized answer; a timeout or an exception becomes FAILED."""
         task = OracleTask(
             request_id=record.request_id, client_id=record.client_id, problem=record.problem,
             reference_solution=record.reference_solution,
@@ -179,14 +201,13 @@ class InterventionEngine:
                 FailureReason.ORACLE_ERROR, f"oracle {oracle.name} raised {type(exc).__name__}",
                 retryable=True)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        result = _sanitize(result, len(record.steps), latency_ms)
-        return await self.store.finish(record.request_id, result)
+        return _sanitize(result, len(record.steps), latency_ms)
 
     async def _await_elsewhere(self, request_id: str) -> Intervention:
         """Wait for a request that another process (or a previous call) is running."""
         while True:
             found = await self.store.get(request_id)
-            if found is not None and found.status.finished:
+            if found is not None and (found.status.finished or found.status is Status.PENDING):
                 return found
             await self.store.wait_for_log(await self.store.last_sequence(), timeout=0.5)
 
@@ -204,7 +225,7 @@ def _sanitize(result: OracleResult, n_steps: int, latency_ms: float) -> OracleRe
             f"oracle named step {step}, outside 1..{n_steps}", raw=result.raw), usage=usage)
     if status is not Status.FOUND_ERROR:
         step, replacements = 0, ()
-    if status in (Status.UNSPECIFIED, Status.RUNNING, Status.PENDING):
+    if status in (Status.UNSPECIFIED, Status.RUNNING):  # PENDING is stored: a human's turn
         return replace(OracleResult.failed(
             FailureReason.INTERNAL, f"oracle returned status {status.name}", raw=result.raw),
             usage=usage)

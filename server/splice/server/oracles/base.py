@@ -74,10 +74,21 @@ class Oracle(abc.ABC):
     Instances are built by the registry from a configured name and an options mapping;
     ``options`` holds backend-specific settings and must never contain secrets in clear
     (keys are read from the environment or a secret file by the backend itself).
+
+    ``free``: a backend whose calls cost nothing (no money, no quota, no human time) may set
+    it. The engine then runs it inline, before anything is stored, and stores request and
+    result in one write (:meth:`Store.accept_finished`): one store round trip instead of an
+    accept and a finish. Its answer may therefore be computed again (a retry, a duplicate
+    request_id arriving at once, a crash before the write), but what is stored and returned
+    is still one row and one log entry per request_id, and cache hits are served as before.
+    A caller that goes away before the write leaves nothing behind. Paid backends keep the
+    default: accepted durably first, then run detached from the call, never twice.
     """
 
     backend: ClassVar[str]
     version: ClassVar[str] = "1"
+    free: ClassVar[bool] = False
+    """Calls cost nothing and may be repeated: see the class docstring."""
     description: ClassVar[str] = ""
     capabilities: ClassVar[tuple[str, ...]] = ()
     cost_model: ClassVar[str] = "free"
@@ -115,6 +126,10 @@ class Oracle(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release resources. Called once at shutdown."""
+
+    async def admit(self, client_id: str) -> None:  # noqa: B027 - optional hook
+        """Refuse work before it is accepted by raising a ServiceError (e.g. a used-up
+        budget: RESOURCE_EXHAUSTED). Called by the engine before ``store.accept``."""
 
     @abc.abstractmethod
     async def intervene(self, task: OracleTask) -> OracleResult:

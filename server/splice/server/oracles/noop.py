@@ -13,6 +13,7 @@ class NoopOracle(Oracle):
 
     backend: ClassVar[str] = "noop"
     description: ClassVar[str] = "Answers NO_ERROR immediately; for benchmarks."
+    free: ClassVar[bool] = True
 
     async def intervene(self, task: OracleTask) -> OracleResult:
         return OracleResult(status=Status.NO_ERROR)

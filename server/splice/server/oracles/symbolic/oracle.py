@@ -40,6 +40,7 @@ class SymbolicOracle(Oracle):
     )
     capabilities: ClassVar[tuple[str, ...]] = ("categorize", "replacements")
     cost_model: ClassVar[str] = "free (local CPU)"
+    free: ClassVar[bool] = True
 
     def __init__(self, name: str, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(name, options)
