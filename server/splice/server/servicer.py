@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from splice.sdk.convert import intervention_to_pb, oracle_description_to_pb, provenance_from_pb
+from splice.sdk.convert import oracle_description_to_pb, provenance_from_pb, wrap_intervention
 from splice.sdk.types import SegmentationMode
 from splice.server.engine import InterventionEngine
 from splice.server.errors import InvalidArgumentError, status_of
@@ -77,9 +77,7 @@ class InterventionServicer:
         except Exception as exc:
             await self._abort(context, exc)
             raise
-        response = pb.InterveneResponse()
-        response.intervention.CopyFrom(intervention_to_pb(result))  # cheaper than the kwarg
-        return response
+        return wrap_intervention(pb.InterveneResponse, result)
 
     async def InterveneStream(
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
@@ -94,9 +92,8 @@ class InterventionServicer:
                 req = _parse(pb.InterveneStreamRequest, data).request
                 request_id = req.request_id
                 result = await self.engine.intervene(input_from_pb(req))
-                response = pb.InterveneStreamResponse(request_id=request_id)
-                response.intervention.CopyFrom(intervention_to_pb(result))
-                out.put_nowait(response)
+                out.put_nowait(wrap_intervention(
+                    pb.InterveneStreamResponse, result, request_id=request_id))
             except Exception as exc:
                 code, message = status_of(exc)
                 if code is grpc.StatusCode.INTERNAL:
@@ -137,7 +134,7 @@ class InterventionServicer:
         except Exception as exc:
             await self._abort(context, exc)
             raise
-        return pb.GetInterventionResponse(intervention=intervention_to_pb(found))
+        return wrap_intervention(pb.GetInterventionResponse, found)
 
     async def WatchInterventions(
         self, data: bytes, context: grpc.aio.ServicerContext
@@ -150,7 +147,7 @@ class InterventionServicer:
         async for item in self.engine.watch(
             req.after, client_id=req.client_id or None, follow=not req.no_follow
         ):
-            yield pb.WatchInterventionsResponse(intervention=intervention_to_pb(item))
+            yield wrap_intervention(pb.WatchInterventionsResponse, item)
 
     async def ListOracles(
         self, data: bytes, context: grpc.aio.ServicerContext

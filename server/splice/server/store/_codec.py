@@ -6,9 +6,9 @@ timestamps are integer microseconds in SQLite and ``timestamptz`` in PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -100,8 +100,17 @@ def encode_steps(steps: tuple[Step, ...]) -> tuple[str, str]:
     The texts are stored once, concatenated, rather than as JSON strings: escaping 20 KB
     of text costs more than the rest of an accept.
     """
-    layout = _dumps([[s.index, s.char_start, s.char_end, len(s.text)] for s in steps])
-    return layout, "".join([s.text for s in steps])
+    flat: list[int] = []
+    for s in steps:
+        flat += (s.index, s.char_start, s.char_end, len(s.text))
+    return _layout_format(len(steps)) % tuple(flat), "".join([s.text for s in steps])
+
+
+@functools.lru_cache(maxsize=256)
+def _layout_format(n: int) -> str:
+    """``%`` format of a layout of ``n`` steps: one C-level call formats all the numbers,
+    several times faster than json.dumps of a list of lists (same text)."""
+    return "[" + ",".join(["[%d,%d,%d,%d]"] * n) + "]"
 
 
 def decode_steps(layout: str, text: str) -> tuple[Step, ...]:
@@ -223,11 +232,14 @@ def finished_intervention(
     *, cached: bool = False,
 ) -> Intervention:
     """``record``'s intervention carrying ``result`` (as the store has just written it)."""
-    return replace(
-        open_intervention(record, result.status), first_error_step=result.first_error_step,
+    return Intervention(
+        request_id=record.request_id, client_id=record.client_id, status=result.status,
+        first_error_step=result.first_error_step, steps=record.steps,
         replacements=result.replacements, category=result.category,
-        explanation=result.explanation, usage=result.usage, failure=result.failure,
-        sequence=sequence, cached=cached, finished_at=finished_at,
+        explanation=result.explanation, oracle=record.oracle, usage=result.usage,
+        failure=result.failure, segmenter=record.segmenter, sequence=sequence, cached=cached,
+        problem_id=record.problem_id, created_at=record.created_at, finished_at=finished_at,
+        provenance=record.provenance,
     )
 
 
