@@ -14,31 +14,46 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from splice.server.config import Settings
 from splice.server.engine import InterventionEngine
+from splice.server.oracles.llm.ledger import Ledger, MemoryLedger, set_shared_ledger
 from splice.server.oracles.set import OracleSet
+from splice.server.review.runtime import ReviewRuntime, open_review
 from splice.server.servicer import SERVICE_NAME, InterventionServicer, generic_handler
 from splice.server.store import open_store
+from splice.server.store.attempts import open_ledger
+from splice.server.usage import UsageReport
+from splice.server.usage_servicer import SERVICE_NAME as USAGE_SERVICE_NAME
+from splice.server.usage_servicer import UsageServicer, usage_handler
 
 log = logging.getLogger("splice.server")
 
 
 @dataclass
 class RunningServer:
-    """A started server: its gRPC server, engine, health servicer and bound port."""
+    """A started server: its gRPC server, engine, health servicer, bound port and ledger."""
 
     server: grpc.aio.Server
     engine: InterventionEngine
     health: health.aio.HealthServicer | None
     port: int
+    ledger: Ledger | None = None
+    review: ReviewRuntime | None = None
 
     async def stop(self, grace: float) -> None:
         """Health → NOT_SERVING, stop taking calls, drain in-flight work, close."""
         if self.health is not None:
             await self.health.enter_graceful_shutdown()
+        if self.review is not None:
+            await self.review.stop_web()
         await self.server.stop(grace)
         left = await self.engine.drain(grace)
         if left:
             log.warning("shutdown: %d oracle calls unfinished; they resume at next start", left)
         await self.engine.close()
+        if self.ledger is not None:
+            await self.ledger.aclose()
+            set_shared_ledger(MemoryLedger())
+        if self.review is not None:
+            await self.review.close()
         await self.engine.store.close()
         log.info("stopped")
 
@@ -57,17 +72,27 @@ async def start_server(settings: Settings) -> RunningServer:
     """Open the store, start the oracles and the engine, bind and start gRPC."""
     store = open_store(settings.store_url)
     await store.open()
+    # Before the oracles are built: they record their attempts into the shared ledger.
+    ledger = open_ledger(settings.store_url)
+    await ledger.open()
+    set_shared_ledger(ledger)
     oracles = OracleSet(settings.oracles, settings.default_oracle)
     engine = InterventionEngine(settings, store, oracles)
+    review = await open_review(settings, store, oracles)  # human queue, auth: before resuming
     await engine.start()
-    server = grpc.aio.server(options=grpc_options(settings))
-    server.add_generic_rpc_handlers((generic_handler(InterventionServicer(engine)),))
+    server = grpc.aio.server(options=grpc_options(settings),
+                             interceptors=review.interceptors() if review else None)
+    server.add_generic_rpc_handlers((generic_handler(InterventionServicer(engine)),
+                                     usage_handler(UsageServicer(UsageReport(engine, ledger)))))
+    if review is not None:
+        server.add_generic_rpc_handlers(review.handlers())
     health_servicer: health.aio.HealthServicer | None = None
     if settings.health:
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
-        names = [SERVICE_NAME, reflection.SERVICE_NAME]
+        names = [SERVICE_NAME, USAGE_SERVICE_NAME, reflection.SERVICE_NAME]
+        names += review.service_names() if review else []
         if settings.health:
             names.append(health.SERVICE_NAME)
         reflection.enable_server_reflection(names, server)
@@ -75,6 +100,8 @@ async def start_server(settings: Settings) -> RunningServer:
     if port == 0:
         raise OSError(f"cannot bind {settings.host}:{settings.port}")
     await server.start()
+    if review is not None and settings.review_web:
+        await review.start_web(settings.host, settings.review_port)
     # Start-up objects (modules, settings, oracles) never die: keep them out of every
     # collection, and collect young objects less often; each request allocates many.
     gc.collect()
@@ -87,12 +114,17 @@ async def start_server(settings: Settings) -> RunningServer:
     log.info("listening", extra={"address": f"{settings.host}:{port}",
                                  "store": settings.store_url.split("://")[0],
                                  "oracles": sorted(settings.oracles)})
-    return RunningServer(server=server, engine=engine, health=health_servicer, port=port)
+    return RunningServer(server=server, engine=engine, health=health_servicer, port=port,
+                         ledger=ledger, review=review)
 
 
-async def serve(settings: Settings, on_started: Callable[[int], None] | None = None) -> None:
+async def serve(settings: Settings, on_started: Callable[[int], None] | None = None,
+                on_review_started: Callable[[int], None] | None = None) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
     running = await start_server(settings)
+    review_port = running.review.web_port if running.review else None
+    if on_review_started is not None and review_port is not None:
+        on_review_started(review_port)
     if on_started is not None:
         on_started(running.port)
     stop = asyncio.Event()

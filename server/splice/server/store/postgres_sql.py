@@ -83,6 +83,97 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ADD COLUMN lease_until timestamptz NOT NULL DEFAULT 'epoch'""",
         "CREATE INDEX interventions_lease ON interventions (lease_until) WHERE status = 1",
     ),
+    # 3: every LLM provider attempt and what it cost (``store/attempts_postgres.py``).
+    (
+        """CREATE TABLE oracle_attempts (
+            id bigserial PRIMARY KEY,
+            request_id text NOT NULL,
+            client_id text NOT NULL,
+            oracle text NOT NULL,
+            model text NOT NULL,
+            purpose text NOT NULL,
+            sample integer NOT NULL,
+            attempt integer NOT NULL,
+            started_at timestamptz NOT NULL,
+            latency_ms double precision NOT NULL,
+            outcome text NOT NULL,
+            http_status integer NOT NULL DEFAULT 0,
+            input_tokens bigint NOT NULL DEFAULT 0,
+            output_tokens bigint NOT NULL DEFAULT 0,
+            cost_usd double precision NOT NULL DEFAULT 0,
+            error text NOT NULL DEFAULT '',
+            prompt_version text NOT NULL DEFAULT '',
+            retry_after_s double precision
+        )""",
+        "CREATE INDEX oracle_attempts_request ON oracle_attempts (request_id, id)",
+        "CREATE INDEX oracle_attempts_client ON oracle_attempts (client_id, started_at)",
+        "CREATE INDEX oracle_attempts_oracle ON oracle_attempts (oracle, started_at)",
+    ),
+    # 4: the human review queue (``review/queue_postgres.py``) and access tokens (``auth.py``).
+    # Numbered 4 after oracle_attempts (3); both were written at the same time.
+    (
+        """CREATE TABLE review_tasks (
+            request_id text PRIMARY KEY,
+            priority integer NOT NULL DEFAULT 0,
+            overlap integer NOT NULL DEFAULT 1 CHECK (overlap >= 1),
+            reviews_done integer NOT NULL DEFAULT 0,
+            state integer NOT NULL DEFAULT 0,
+            n_steps integer NOT NULL,
+            payload json NOT NULL,
+            created_at timestamptz NOT NULL,
+            done_at timestamptz,
+            agreement double precision,
+            claim_id bigint,
+            lease_until timestamptz NOT NULL DEFAULT 'epoch'
+        )""",
+        """CREATE INDEX review_tasks_queue ON review_tasks (priority DESC, created_at)
+            WHERE state = 0""",
+        "CREATE INDEX review_tasks_done ON review_tasks (done_at) WHERE state > 0",
+        """CREATE TABLE review_claims (
+            claim_id bigserial PRIMARY KEY,
+            request_id text NOT NULL REFERENCES review_tasks (request_id),
+            reviewer text NOT NULL,
+            token_hash text NOT NULL,
+            claimed_at timestamptz NOT NULL,
+            lease_until timestamptz NOT NULL,
+            ended_at timestamptz,
+            outcome text
+        )""",
+        # At most one claim per task is open: a task is never held by two reviewers at once.
+        """CREATE UNIQUE INDEX review_claims_open ON review_claims (request_id)
+            WHERE outcome IS NULL""",
+        "CREATE INDEX review_claims_task ON review_claims (request_id, reviewer)",
+        """CREATE TABLE review_submissions (
+            request_id text NOT NULL REFERENCES review_tasks (request_id),
+            reviewer text NOT NULL,
+            claim_id bigint NOT NULL,
+            submitted_at timestamptz NOT NULL,
+            status smallint NOT NULL,
+            first_error_step integer NOT NULL,
+            category smallint NOT NULL,
+            replacements json NOT NULL,
+            explanation text NOT NULL,
+            PRIMARY KEY (request_id, reviewer)
+        )""",
+        "CREATE INDEX review_submissions_reviewer ON review_submissions (reviewer, submitted_at)",
+        """CREATE TABLE review_audit (
+            id bigserial PRIMARY KEY,
+            at timestamptz NOT NULL,
+            request_id text NOT NULL,
+            reviewer text NOT NULL,
+            event text NOT NULL,
+            detail text NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX review_audit_request ON review_audit (request_id, id)",
+        """CREATE TABLE auth_tokens (
+            token_hash text PRIMARY KEY,
+            name text NOT NULL,
+            role text NOT NULL CHECK (role IN ('client', 'reviewer', 'admin')),
+            created_at timestamptz NOT NULL,
+            revoked_at timestamptz
+        )""",
+        "CREATE INDEX auth_tokens_name ON auth_tokens (name)",
+    ),
 )
 
 # Leases run on the database's clock, so replicas on different hosts agree on expiry.

@@ -76,6 +76,97 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE interventions ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0",
         "CREATE INDEX interventions_lease ON interventions (lease_until) WHERE status = 1",
     ),
+    # 3: every LLM provider attempt and what it cost (``store/attempts_sqlite.py``).
+    (
+        """CREATE TABLE oracle_attempts (
+            id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            oracle TEXT NOT NULL,
+            model TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            sample INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            latency_ms REAL NOT NULL,
+            outcome TEXT NOT NULL,
+            http_status INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            error TEXT NOT NULL DEFAULT '',
+            prompt_version TEXT NOT NULL DEFAULT '',
+            retry_after_s REAL
+        )""",
+        "CREATE INDEX oracle_attempts_request ON oracle_attempts (request_id, id)",
+        "CREATE INDEX oracle_attempts_client ON oracle_attempts (client_id, started_at)",
+        "CREATE INDEX oracle_attempts_oracle ON oracle_attempts (oracle, started_at)",
+    ),
+    # 4: the human review queue (``review/queue_sqlite.py``) and access tokens (``auth.py``).
+    # Numbered 4 after oracle_attempts (3); both were written at the same time.
+    (
+        """CREATE TABLE review_tasks (
+            request_id TEXT PRIMARY KEY,
+            priority INTEGER NOT NULL DEFAULT 0,
+            overlap INTEGER NOT NULL DEFAULT 1 CHECK (overlap >= 1),
+            reviews_done INTEGER NOT NULL DEFAULT 0,
+            state INTEGER NOT NULL DEFAULT 0,
+            n_steps INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            done_at INTEGER,
+            agreement REAL,
+            claim_id INTEGER,
+            lease_until INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE INDEX review_tasks_queue ON review_tasks (priority DESC, created_at)
+            WHERE state = 0""",
+        "CREATE INDEX review_tasks_done ON review_tasks (done_at) WHERE state > 0",
+        """CREATE TABLE review_claims (
+            claim_id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL REFERENCES review_tasks (request_id),
+            reviewer TEXT NOT NULL,
+            token_hash TEXT NOT NULL,
+            claimed_at INTEGER NOT NULL,
+            lease_until INTEGER NOT NULL,
+            ended_at INTEGER,
+            outcome TEXT
+        )""",
+        # At most one claim per task is open: a task is never held by two reviewers at once.
+        """CREATE UNIQUE INDEX review_claims_open ON review_claims (request_id)
+            WHERE outcome IS NULL""",
+        "CREATE INDEX review_claims_task ON review_claims (request_id, reviewer)",
+        """CREATE TABLE review_submissions (
+            request_id TEXT NOT NULL REFERENCES review_tasks (request_id),
+            reviewer TEXT NOT NULL,
+            claim_id INTEGER NOT NULL,
+            submitted_at INTEGER NOT NULL,
+            status INTEGER NOT NULL,
+            first_error_step INTEGER NOT NULL,
+            category INTEGER NOT NULL,
+            replacements TEXT NOT NULL,
+            explanation TEXT NOT NULL,
+            PRIMARY KEY (request_id, reviewer)
+        )""",
+        "CREATE INDEX review_submissions_reviewer ON review_submissions (reviewer, submitted_at)",
+        """CREATE TABLE review_audit (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            request_id TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            event TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX review_audit_request ON review_audit (request_id, id)",
+        """CREATE TABLE auth_tokens (
+            token_hash TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('client', 'reviewer', 'admin')),
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        )""",
+        "CREATE INDEX auth_tokens_name ON auth_tokens (name)",
+    ),
 )
 
 CREATE_MIGRATIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
