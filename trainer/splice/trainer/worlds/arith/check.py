@@ -24,7 +24,8 @@ _KINDS = {"+": OpKind.ADD, "-": OpKind.SUB, "−": OpKind.SUB, "\\times": OpKind
           "\\cdot": OpKind.MUL, "×": OpKind.MUL, "*": OpKind.MUL, "x": OpKind.MUL,
           "\\div": OpKind.DIV, "÷": OpKind.DIV, "/": OpKind.DIV}
 _CLAIM = re.compile(
-    rf"(?<![\d.])(?P<a>\d+)\s*(?P<op>{_OPS})\s*(?P<b>\d+)\s*=\s*(?P<c>[-−]?\d+)(?!\d|\.\d)")
+    rf"(?<![\d.,])(?P<a>\d+)\s*(?P<op>{_OPS})\s*(?P<b>\d+)\s*=\s*(?P<c>[-−]?\d+)(?!\d|\.\d)")
+_THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\})(?=\d{3}(?!\d))")
 _BOXED = re.compile(r"\\boxed\{(?P<v>[^{}]*)\}")
 _CHAINED_BEFORE = re.compile(rf"(?:{_OPS}|\d|=)\s*$")
 _CHAINED_AFTER = re.compile(rf"\s*(?:{_OPS}|=)\s*\d")
@@ -66,6 +67,7 @@ Event = Claim | str  # a claim, a boxed answer's content, or _UNREADABLE
 
 def read_step(text: str) -> list[Event] | None:
     """The events of one step in text order; ``None`` if it has arithmetic we cannot read."""
+    text = _THOUSANDS.sub("", text)
     found: list[tuple[int, Event]] = []
     rest = text
     for m in _CLAIM.finditer(text):
@@ -82,7 +84,7 @@ def read_step(text: str) -> list[Event] | None:
     return [event for _, event in sorted(found, key=lambda pair: pair[0])]
 
 
-def _same(claim: Claim, want: Claim) -> bool:
+def same_claim(claim: Claim, want: Claim) -> bool:
     """``claim`` is ``want``, up to the order of a commutative operation's operands."""
     if claim.kind is not want.kind or claim.result != want.result:
         return False
@@ -93,13 +95,13 @@ def _same(claim: Claim, want: Claim) -> bool:
 
 def _uses(claim: Claim, value: int, kind: OpKind, operand: int) -> bool:
     """``claim`` applies ``kind operand`` to ``value`` (whatever result it writes)."""
-    return _same(Claim(claim.left, claim.kind, claim.right, 0), Claim(value, kind, operand, 0))
+    return same_claim(Claim(claim.left, claim.kind, claim.right, 0), Claim(value, kind, operand, 0))
 
 
 def normalize_answer(text: str) -> str:
     """An answer as a bare integer string: ``$\\boxed{2{,}301}$`` → ``2301``."""
-    boxes = _BOXED.findall(text)
-    content = boxes[-1] if boxes else text
+    boxes = _BOXED.findall(_THOUSANDS.sub("", text))
+    content = boxes[-1] if boxes else _THOUSANDS.sub("", text)
     return re.sub(r"[\s$,{}]|\\[,!;: ]", "", content).replace("−", "-")
 
 
@@ -117,7 +119,7 @@ class _Replay:
     def next_ok(self, event: Event, j: int) -> bool:
         """Whether ``event`` is the correct next event after ``j`` operations."""
         if j < len(self.want):
-            return isinstance(event, Claim) and _same(event, self.want[j])
+            return isinstance(event, Claim) and same_claim(event, self.want[j])
         return isinstance(event, str) and normalize_answer(event) == self.answer
 
     def swapped(self, i: int, j: int) -> bool:

@@ -13,7 +13,7 @@ import enum
 import random
 from dataclasses import dataclass
 
-from splice.trainer.worlds.arith.check import Finding
+from splice.trainer.worlds.arith.check import Finding, same_claim
 from splice.trainer.worlds.arith.solutions import STEP_SEPARATOR, boxed, claim_line
 from splice.trainer.worlds.arith.spec import Claim, OpKind, ProblemSpec
 
@@ -149,8 +149,8 @@ def _student(spec: ProblemSpec, kind: Finding, j: int, rng: random.Random) -> li
         ok = bad.true and bad.result > 0 and bad.result != want[j].result
         return [*head, bad, *_run(bad.result, ops[j + 1:])] if ok else None
     if kind is Finding.SKIPPED_STEP:
-        if j + 1 < len(ops) and ops[j + 1] == ops[j]:
-            return None
+        if ops[j] in ops[j + 1:j + 3]:
+            return None  # indistinguishable from no error, or from a harmless reordering
         rest = _run(v, ops[j + 1:])
         return [*head, *rest] if _valid(rest) else None
     if j + 1 >= len(ops):
@@ -180,6 +180,13 @@ def _with_slip(claims: list[Claim], at: int, rng: random.Random) -> list[str]:
     return [*lines[:at], claim_line(_slip(claims[at], rng)), fix, *lines[at + 1:]]
 
 
+def _ambiguous(claims: list[Claim], want: list[Claim], j: int) -> bool:
+    """Whether the wrong line at ``j`` repeats an earlier line (reads as a restatement) or
+    the right line for ``j`` turns up later by coincidence (reads as a correction)."""
+    return j < len(claims) and (claims[j] in claims[:j] or any(
+        same_claim(c, want[j]) for c in claims[j + 1:]))
+
+
 def plant_error(spec: ProblemSpec, kind: Finding, rng: random.Random, *,
                 op_index: int | None = None, slip_before: bool = False) -> Planted | None:
     """A solution with one critical error ``kind`` at operation ``op_index`` (random if
@@ -193,7 +200,7 @@ def plant_error(spec: ProblemSpec, kind: Finding, rng: random.Random, *,
         if slip_before and j == 0:
             continue
         claims = _student(spec, kind, j, rng)
-        if claims is None:
+        if claims is None or _ambiguous(claims, spec.claims(), j):
             continue
         answer = claims[-1].result if claims else spec.start
         if slip_before:

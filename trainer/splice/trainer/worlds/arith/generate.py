@@ -63,6 +63,7 @@ HARD = WorldConfig(mix=dict(HARD_MIX), min_hard_steps=2)
 """Same lengths as TRAIN, at least two hard steps: hard from execution, not from length."""
 
 _TRIES = 40
+_ENUMERATE = 2000  # operand ranges up to this size are searched exhaustively
 
 
 def _operand(kind: StepType, value: int, rng: random.Random, config: WorldConfig) -> int | None:
@@ -87,12 +88,22 @@ def _operand(kind: StepType, value: int, rng: random.Random, config: WorldConfig
         return rng.choice(candidates)
     if kind.kind not in (OpKind.ADD, OpKind.SUB) or lo > hi:
         return None
-    for _ in range(_TRIES):
-        k = rng.randint(lo, hi)
-        if (value + k <= config.max_value or kind.kind is OpKind.SUB) and step_type(
-                kind.kind, value, k) is kind:
-            return k
-    return None
+    if kind.kind is OpKind.ADD:
+        hi = min(hi, config.max_value - value)
+    pool = range(lo, hi + 1) if hi - lo <= _ENUMERATE else [
+        rng.randint(lo, hi) for _ in range(_TRIES)]
+    fits = [k for k in pool if step_type(kind.kind, value, k) is kind]
+    return rng.choice(fits) if fits else None
+
+
+_INVERSE = {OpKind.ADD: OpKind.SUB, OpKind.SUB: OpKind.ADD, OpKind.MUL: OpKind.DIV,
+            OpKind.DIV: OpKind.MUL}
+
+
+def _undoes(previous: Op, kind: OpKind, k: int) -> bool:
+    """Whether ``kind k`` undoes ``previous`` (a pointless pair that also makes a skipped
+    operation look like a harmless reordering)."""
+    return previous.operand == k and _INVERSE[previous.kind] is kind
 
 
 def _draw(rng: random.Random, config: WorldConfig, n: int) -> tuple[int, list[Op]] | None:
@@ -100,11 +111,17 @@ def _draw(rng: random.Random, config: WorldConfig, n: int) -> tuple[int, list[Op
     start = rng.randint(*config.start)
     value, ops = start, list[Op]()
     for _ in range(n):
+        failed: set[StepType] = set()
         for _ in range(_TRIES):
             kind = rng.choices(types, weights)[0]
+            if kind in failed:
+                continue
             k = _operand(kind, value, rng, config)
-            if k is not None:
+            if k is not None and not (ops and _undoes(ops[-1], kind.kind, k)):
                 break
+            failed.add(kind)
+            if len(failed) == len(types):
+                return None
         else:
             return None
         variants = len(GROUPED_START) if not ops and kind.kind is OpKind.MUL else len(

@@ -47,7 +47,7 @@ class StepType(enum.StrEnum):
     @property
     def kind(self) -> OpKind:
         """The operation this step type performs."""
-        return OpKind(self.value.split("_")[0])
+        return _KIND_OF[self]
 
     @property
     def hard(self) -> bool:
@@ -55,6 +55,7 @@ class StepType(enum.StrEnum):
         return self in HARD_STEP_TYPES
 
 
+_KIND_OF = {t: OpKind(t.value.split("_")[0]) for t in StepType}
 HARD_STEP_TYPES = frozenset(
     {StepType.ADD_CARRY, StepType.SUB_BORROW, StepType.MUL_TABLE, StepType.MUL_MULTI}
 )
