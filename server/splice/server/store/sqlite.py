@@ -60,6 +60,8 @@ _INSERT_FINISHED = f"""INSERT INTO interventions (request_id, client_id, content
     sequence, {RESULT_COLUMNS}, finished_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 """A request accepted with its result (``accept_finished``): one row, already in the log."""
+_INSERT_REQUEST_IF_NEW = f"{sql.INSERT_REQUEST} ON CONFLICT (request_id) DO NOTHING"
+"""Inserts nothing (rowcount 0) where the request_id exists: then it is a duplicate."""
 
 
 class SqliteStore(Store):
@@ -182,8 +184,9 @@ class SqliteStore(Store):
         finished: tuple[OracleResult, tuple[Any, ...]] | None = None,
     ) -> Accepted:
         """Insert ``record`` RUNNING (or PENDING), or already ``finished`` with a result."""
-        found = conn.execute(sql.EXISTING, (record.request_id,)).fetchone()
-        if found is not None:
+        # Insert first: a new request (the usual case) then costs no lookup.
+        if not conn.execute(_INSERT_REQUEST_IF_NEW, req).rowcount:
+            found = conn.execute(sql.EXISTING, (record.request_id,)).fetchone()
             check_duplicate(record, found["content_hash"], found["oracle_name"])
             stored = self._get_tx(conn, record.request_id)
             assert stored is not None
@@ -197,7 +200,6 @@ class SqliteStore(Store):
         if use_cache:
             hit = conn.execute(
                 sql.CACHE_HIT, (record.content_hash, o.name, o.config_hash)).fetchone()
-        conn.execute(sql.INSERT_REQUEST, req)
         if hit is None and finished is not None:
             result, fields = finished
             ctr.value += 1
