@@ -21,12 +21,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 @dataclass
 class ServerProcess:
-    """A server subprocess: its address, process handle, config and log files."""
+    """A server subprocess: its address, process handle, config and log files, and the
+    reviewer page's ``http://host:port`` when it serves one."""
 
     address: str
     process: subprocess.Popen[bytes]
     config_path: Path
     log_path: Path
+    review_url: str | None = None
 
     def kill(self) -> None:
         """SIGKILL (a crash)."""
@@ -67,17 +69,19 @@ def start_server_process(
 ) -> ServerProcess:
     """Start ``splice serve`` with ``settings`` (as YAML) in ``workdir``; wait until SERVING."""
     workdir.mkdir(parents=True, exist_ok=True)
-    config = {"host": "127.0.0.1", "port": 0, "store_url": f"sqlite:///{workdir / 'splice.db'}",
-              **settings}
+    config = {"host": "127.0.0.1", "port": 0, "review_port": 0,
+              "store_url": f"sqlite:///{workdir / 'splice.db'}", **settings}
     config_path = workdir / "splice.yaml"
     config_path.write_text(yaml.safe_dump(config))
     port_file = workdir / "port"
     port_file.unlink(missing_ok=True)
+    review_port_file = workdir / "review_port"
+    review_port_file.unlink(missing_ok=True)
     log_path = workdir / "server.log"
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "splice.server.cli", "serve", "--config", str(config_path),
-             "--port-file", str(port_file)],
+             "--port-file", str(port_file), "--review-port-file", str(review_port_file)],
             stdout=log_file, stderr=log_file, cwd=workdir,
             env={**os.environ, **(env or {})},
         )
@@ -91,7 +95,10 @@ def start_server_process(
         time.sleep(0.02)
     address = f"127.0.0.1:{int(port_file.read_text())}"
     wait_serving(address, timeout)
-    return ServerProcess(address, process, config_path, log_path)
+    review_url = None
+    if review_port_file.exists():  # written before the gRPC port file
+        review_url = f"http://127.0.0.1:{int(review_port_file.read_text())}"
+    return ServerProcess(address, process, config_path, log_path, review_url)
 
 
 @contextmanager

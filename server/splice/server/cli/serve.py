@@ -27,6 +27,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--default-oracle", help="oracle used when a request names none")
     p.add_argument("--port-file", type=Path,
                    help="write the bound port to this file once serving (useful with --port 0)")
+    p.add_argument("--review-port-file", type=Path,
+                   help="write the reviewer page's port to this file once serving")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ...")
     p.add_argument("--plain-logs", action="store_true", help="text logs instead of JSON lines")
     p.set_defaults(run=run)
@@ -56,9 +58,18 @@ def run(args: argparse.Namespace) -> int:
 
     def started(port: int) -> None:
         if args.port_file is not None:
-            tmp = args.port_file.with_suffix(".tmp")
-            tmp.write_text(str(port))
-            tmp.replace(args.port_file)
+            _write_port(args.port_file, port)
 
-    asyncio.run(serve(settings, on_started=started))
+    def review_started(port: int) -> None:
+        if args.review_port_file is not None:
+            _write_port(args.review_port_file, port)
+
+    asyncio.run(serve(settings, on_started=started, on_review_started=review_started))
     return 0
+
+
+def _write_port(path: Path, port: int) -> None:
+    """Write ``port`` to ``path`` atomically (readers never see a partial file)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(str(port))
+    tmp.replace(path)

@@ -20,6 +20,7 @@ _BUILTINS: dict[str, str] = {
     "llm:gemini": "splice.server.oracles.llm.oracle:GeminiOracle",
     "llm:openai": "splice.server.oracles.llm.oracle:OpenAIOracle",
     "cascade": "splice.server.oracles.llm.cascade:CascadeOracle",
+    "human": "splice.server.oracles.human:HumanOracle",
     "world:arith": "splice.server.oracles.world_arith:WorldArithOracle",
 }
 _registered: dict[str, OracleFactory] = {}

@@ -9,6 +9,7 @@ marked applied. A crash between the steps leaves a done, unapplied task, which
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime
@@ -84,7 +85,14 @@ class ReviewDesk:
         return await self.queue.heartbeat(request_id, lease_token, self.lease_s)
 
     async def submit(self, request_id: str, lease_token: str, review: Review) -> SubmitOutcome:
-        """Record ``review``; once the task has all its reviews, finish it in the store."""
+        """Record ``review``; once the task has all its reviews, finish it in the store.
+
+        Shielded: a reviewer that goes away mid-call (a closed page, a killed process) must
+        not leave a recorded review unfinished in the store.
+        """
+        return await asyncio.shield(self._submit(request_id, lease_token, review))
+
+    async def _submit(self, request_id: str, lease_token: str, review: Review) -> SubmitOutcome:
         outcome = await self.queue.submit(request_id, lease_token, review)
         if outcome.done:
             await self._apply(request_id)
