@@ -38,10 +38,10 @@ def test_worker_hard_timeout_then_recovers(worker: RewardWorker) -> None:
 def test_a_check_past_the_limit_is_killed_and_scores_zero() -> None:
     with RewardWorker(timeout_s=0.5, check=slow_check) as w:
         t0 = time.monotonic()
-        rewards = w.score(["\\boxed{SLOW}", "\\boxed{12}", "\\boxed{SLOW}"], ["1", "12", "1"])
-        assert rewards == [0.0, 1.0, 0.0]
-        assert w.timeouts == 2
-        assert time.monotonic() - t0 < 60  # two restarts included
+        rewards = w.score(["\\boxed{SLOW}", "\\boxed{12}"], ["1", "12"])
+        assert rewards == [0.0, 1.0]  # the check after the killed one runs in a new worker
+        assert w.timeouts == 1
+        assert time.monotonic() - t0 < 60  # a restart included
 
 
 def test_trl_signature(worker: RewardWorker) -> None:

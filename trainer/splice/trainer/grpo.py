@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 from splice.trainer.records import Problem, write_jsonl
-from splice.trainer.rewards import MathReward
+from splice.trainer.rewards import MathReward, RewardWorker
 
 LOGGED = ("reward", "frac_reward_zero_std", "entropy", "kl", "completions/mean_length")
 
@@ -120,19 +120,23 @@ def build_grpo_trainer(model: Any, tokenizer: Any, problems: Sequence[Problem],
 
 
 def train_grpo(model_path: Path, problems: Sequence[Problem], config: GRPOStageConfig,
-               out_dir: Path) -> Path:
-    """GRPO from ``model_path``; saves the model to ``out_dir/model`` and the step log."""
+               out_dir: Path, worker: RewardWorker | None = None) -> Path:
+    """GRPO from ``model_path``; saves the model to ``out_dir/model`` and the step log.
+
+    ``worker``: a running reward worker to share (one is started and stopped otherwise).
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path)
-    reward = MathReward(config.reward_timeout_s)
+    reward = MathReward(config.reward_timeout_s, worker=worker)
     try:
         trainer = build_grpo_trainer(model, tokenizer, problems, config,
                                      out_dir / "checkpoints", reward)
         trainer.train()
     finally:
-        reward.close()
+        if worker is None:
+            reward.close()
     trained = trainer.model
     if config.use_lora:
         trained = trained.merge_and_unload()

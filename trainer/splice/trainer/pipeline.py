@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from splice.trainer.config import RunConfig, dump_config
 from splice.trainer.hf_engine import TransformersEngine
 from splice.trainer.progress import console
 from splice.trainer.records import Problem
+from splice.trainer.rewards import RewardWorker
 
 STAGES = ("mine", "collect", "filter", "patch", "grpo", "evaluate")
 DONE = "DONE"
@@ -31,6 +33,28 @@ def _mark_done(config: RunConfig, stage: str, summary: dict[str, Any]) -> None:
     (stage_dir(config, stage) / DONE).write_text(json.dumps(summary, indent=2, default=str))
 
 
+class Resources:
+    """What consecutive stages share: one reward worker (spawned once, closed at the end)."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self._stack = ExitStack()
+        self._reward: RewardWorker | None = None
+
+    @property
+    def reward(self) -> RewardWorker:
+        if self._reward is None:
+            self._reward = self._stack.enter_context(
+                RewardWorker(self.config.mine.reward_timeout_s))
+        return self._reward
+
+    def __enter__(self) -> Resources:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+
 def _engine(config: RunConfig, model: Path | str) -> TransformersEngine:
     return TransformersEngine.from_pretrained(model, device=config.device,
                                               max_batch_size=config.engine_batch_size)
@@ -42,19 +66,17 @@ def _problems(path: str) -> list[Problem]:
     return load_problems(Path(path))
 
 
-def run_mine(config: RunConfig) -> dict[str, Any]:
+def run_mine(config: RunConfig, res: Resources) -> dict[str, Any]:
     from splice.trainer.mine import mine_hard_set
-    from splice.trainer.rewards import RewardWorker
 
     engine = _engine(config, config.model)
-    with RewardWorker(config.mine.reward_timeout_s) as reward:
-        result = mine_hard_set(_problems(config.problems), engine, reward, config.mine,
-                               stage_dir(config, "mine"), config.show_progress)
+    result = mine_hard_set(_problems(config.problems), engine, res.reward, config.mine,
+                           stage_dir(config, "mine"), config.show_progress)
     return {"problems": len(result.correct), "hard": len(result.hard_set),
             "failed_rollouts": len(result.failed_rollouts)}
 
 
-def run_collect(config: RunConfig) -> dict[str, Any]:
+def run_collect(config: RunConfig, res: Resources) -> dict[str, Any]:
     from splice.sdk import Client
     from splice.trainer.collect import collect_interventions
     from splice.trainer.mine import load_mine_result
@@ -70,23 +92,21 @@ def run_collect(config: RunConfig) -> dict[str, Any]:
             "cost_usd": result.cost_usd}
 
 
-def run_filter(config: RunConfig) -> dict[str, Any]:
+def run_filter(config: RunConfig, res: Resources) -> dict[str, Any]:
     from splice.trainer.collect import load_collected
     from splice.trainer.counterfactual import filter_candidates
     from splice.trainer.mine import load_mine_result
-    from splice.trainer.rewards import RewardWorker
 
     mined = load_mine_result(stage_dir(config, "mine"))
     collected = load_collected(stage_dir(config, "collect"))
     engine = _engine(config, config.model)
-    with RewardWorker(config.mine.reward_timeout_s) as reward:
-        scores = filter_candidates(collected, mined.hard_set, mined.failed_rollouts, engine,
-                                   reward, config.filter, stage_dir(config, "filter"),
-                                   config.show_progress)
+    scores = filter_candidates(collected, mined.hard_set, mined.failed_rollouts, engine,
+                               res.reward, config.filter, stage_dir(config, "filter"),
+                               config.show_progress)
     return {"candidates": len(scores), "kept": sum(s.kept for s in scores)}
 
 
-def run_patch(config: RunConfig) -> dict[str, Any]:
+def run_patch(config: RunConfig, res: Resources) -> dict[str, Any]:
     from splice.trainer.collect import load_collected
     from splice.trainer.counterfactual import load_scores
     from splice.trainer.mine import load_mine_result
@@ -115,7 +135,7 @@ def final_model(config: RunConfig) -> Path:
     return stage_dir(config, "grpo") / "model"
 
 
-def run_grpo(config: RunConfig) -> dict[str, Any]:
+def run_grpo(config: RunConfig, res: Resources) -> dict[str, Any]:
     from splice.trainer.grpo import step_metrics, train_grpo
     from splice.trainer.mine import load_mine_result
     from splice.trainer.progress import print_table
@@ -123,27 +143,25 @@ def run_grpo(config: RunConfig) -> dict[str, Any]:
 
     out = stage_dir(config, "grpo")
     hard_set = load_mine_result(stage_dir(config, "mine")).hard_set
-    train_grpo(patched_model(config), hard_set, config.grpo, out)
+    train_grpo(patched_model(config), hard_set, config.grpo, out, res.reward)
     metrics = step_metrics(list(read_jsonl(out / "grpo_log.jsonl")))
     print_table("GRPO", metrics, config.show_progress)
     return {"steps": len(metrics)}
 
 
-def run_evaluate(config: RunConfig) -> dict[str, Any]:
+def run_evaluate(config: RunConfig, res: Resources) -> dict[str, Any]:
     from splice.trainer.evaluate import compare, evaluate, load_eval, save_eval
     from splice.trainer.mine import load_mine_result
-    from splice.trainer.rewards import RewardWorker
 
     out = stage_dir(config, "evaluate")
     problems = _problems(config.eval_problems) if config.eval_problems else \
         load_mine_result(stage_dir(config, "mine")).hard_set
     models = {"base": Path(config.model), "patched": patched_model(config),
               "final": final_model(config)}
-    with RewardWorker(config.mine.reward_timeout_s) as reward:
-        for name, model in models.items():
-            if not (out / f"{name}.json").exists():
-                save_eval(evaluate(problems, _engine(config, model), reward, config.evaluate,
-                                   config.show_progress), out, name)
+    for name, model in models.items():
+        if not (out / f"{name}.json").exists():
+            save_eval(evaluate(problems, _engine(config, model), res.reward, config.evaluate,
+                               config.show_progress), out, name)
     base = load_eval(out, "base")
     summary: dict[str, Any] = {}
     for name in ("patched", "final"):
@@ -156,13 +174,14 @@ def run_evaluate(config: RunConfig) -> dict[str, Any]:
     return summary
 
 
-RUNNERS: dict[str, Callable[[RunConfig], dict[str, Any]]] = {
+RUNNERS: dict[str, Callable[[RunConfig, Resources], dict[str, Any]]] = {
     "mine": run_mine, "collect": run_collect, "filter": run_filter, "patch": run_patch,
     "grpo": run_grpo, "evaluate": run_evaluate,
 }
 
 
-def run_stage(config: RunConfig, stage: str, force: bool = False) -> bool:
+def run_stage(config: RunConfig, stage: str, force: bool = False,
+              resources: Resources | None = None) -> bool:
     """Run one stage unless it is done (or ``force``); True if it ran."""
     if stage not in RUNNERS:
         raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
@@ -172,11 +191,14 @@ def run_stage(config: RunConfig, stage: str, force: bool = False) -> bool:
         return False
     stage_dir(config, stage).mkdir(parents=True, exist_ok=True)
     (config.root / "config.yaml").write_text(dump_config(config))
-    summary = RUNNERS[stage](config)
+    with ExitStack() as stack:
+        res = resources or stack.enter_context(Resources(config))
+        summary = RUNNERS[stage](config, res)
     _mark_done(config, stage, summary)
     return True
 
 
 def run_all(config: RunConfig, force: tuple[str, ...] = ()) -> list[str]:
     """Every stage in order; returns the stages that ran."""
-    return [s for s in STAGES if run_stage(config, s, force=s in force)]
+    with Resources(config) as res:
+        return [s for s in STAGES if run_stage(config, s, force=s in force, resources=res)]

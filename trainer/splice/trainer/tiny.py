@@ -169,8 +169,15 @@ def build_tiny(out_dir: Path, seed: int = 0, pretrain_steps: int = 450) -> Path:
     tokenizer = build_tokenizer(texts)
     model = build_model(tokenizer, seed)
     if pretrain_steps:
-        with torch.random.fork_rng():
-            pretrain(model, tokenizer, texts, pretrain_steps, seed)
+        threads = torch.get_num_threads()
+        # one thread: a model this small gains nothing from more, and on a shared CI runner
+        # OpenMP threads that spin-wait for each other make a run many times slower
+        torch.set_num_threads(1)
+        try:
+            with torch.random.fork_rng():
+                pretrain(model, tokenizer, texts, pretrain_steps, seed)
+        finally:
+            torch.set_num_threads(threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(out_dir)
     model.save_pretrained(out_dir)
