@@ -1,4 +1,8 @@
-"""Fixtures of the trainer tests: a tiny pretrained model built from scratch, once per session."""
+"""Fixtures of the trainer tests: a tiny pretrained model built from scratch, once per session.
+
+Tests that need torch skip (with the reason) where the ``trainer`` extra is not installed;
+the harvester, reward and pass@k tests run without it.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,28 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
-from splice.trainer.hf_engine import TransformersEngine
-from splice.trainer.tiny import build_tiny
-
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Qwen2 model + byte-level BPE tokenizer with a chat template (seed 0)."""
-    pytest.importorskip("torch", reason="needs the trainer extra")
+    torch = pytest.importorskip("torch", reason="needs the trainer extra")
+    from splice.trainer.tiny import build_tiny
 
+    # tiny models gain nothing from intra-op threads, and on a loaded 2-core CI runner
+    # spin-waiting OpenMP threads slow every forward pass down several times
+    torch.set_num_threads(1)
     return build_tiny(tmp_path_factory.mktemp("tiny") / "model", seed=0)
 
 
 @pytest.fixture(scope="session")
 def engine(tiny_model_dir: Path) -> Any:
     """A transformers rollout engine over the tiny model."""
+    from splice.trainer.hf_engine import TransformersEngine
 
     return TransformersEngine.from_pretrained(tiny_model_dir, max_batch_size=64)
 
 
 @pytest.fixture(scope="session")
 def tokenizer(engine: Any) -> Any:
+    """The tiny model's tokenizer (as loaded by AutoTokenizer)."""
     return engine.tokenizer

@@ -161,7 +161,14 @@ class JsonlWriter:
 
     def __enter__(self) -> JsonlWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        torn = False
+        if self.path.exists() and self.path.stat().st_size:
+            with self.path.open("rb") as f:
+                f.seek(-1, 2)
+                torn = f.read(1) != b"\n"
         self._file = self.path.open("a", encoding="utf-8")
+        if torn:  # a crash mid-line: end it, or the next row would be glued to it and lost
+            self._file.write("\n")
         return self
 
     def write(self, obj: Any) -> None:
