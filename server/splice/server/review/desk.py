@@ -1,10 +1,10 @@
 """The reviewers' side of the human oracle, in plain Python: the gRPC ReviewService and the
 web page both call a :class:`ReviewDesk`.
 
-A submit is recorded in the queue first (one transaction), then the task's result is written
-to the store with ``Store.finish`` (idempotent; it assigns the log sequence), then the task is
-marked applied. A crash between the steps leaves a done, unapplied task, which
-:meth:`ReviewDesk.reconcile` finishes at the next start.
+A submit is recorded in the queue first (one transaction); the task's last review then
+writes its result to the store with ``Store.finish`` (idempotent; it assigns the log
+sequence). A crash between the two leaves a reviewed task whose intervention is still
+PENDING, which :meth:`ReviewDesk.reconcile` finishes at the next start.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ class ReviewDesk:
 
     async def _submit(self, request_id: str, lease_token: str, review: Review) -> SubmitOutcome:
         outcome = await self.queue.submit(request_id, lease_token, review)
-        if outcome.done:
-            await self._apply(request_id)
+        if outcome.task is not None:
+            await self._finish(outcome.task)
         return outcome
 
     async def skip(self, request_id: str, lease_token: str, reason: str = "") -> None:
@@ -112,22 +112,19 @@ class ReviewDesk:
         applied = 0
         for request_id in await self.queue.unapplied():
             try:
-                await self._apply(request_id)
-                applied += 1
+                task = await self.queue.done_task(request_id)
+                if task is not None:
+                    await self._finish(task)
+                    applied += 1
             except Exception:  # one bad task must not keep the others unfinished
                 log.exception("cannot finish reviewed task %s", request_id)
         if applied:
             log.info("finished %d reviewed tasks left unfinished by a previous run", applied)
         return applied
 
-    async def _apply(self, request_id: str) -> Intervention | None:
-        task = await self.queue.done_task(request_id)
-        if task is None:
-            return None
-        result, agreement = aggregate(task)
-        done = await self.store.finish(request_id, result)
-        await self.queue.mark_applied(request_id, agreement)
-        return done
+    async def _finish(self, task: DoneTask) -> Intervention:
+        result, _ = aggregate(task)
+        return await self.store.finish(task.request_id, result)
 
     async def stats(self, reviewer: str | None = None) -> QueueStats:
         """Queue counters (and the reviewer's own count today)."""

@@ -81,11 +81,13 @@ class Review:
 
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
-    """What a submit did: ``done`` once the task has all its ``overlap`` reviews."""
+    """What a submit did: ``done`` once the task has all its ``overlap`` reviews (``task``
+    then holds them, for the store's result)."""
 
     done: bool
     reviews_done: int
     overlap: int
+    task: DoneTask | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,15 +228,12 @@ class ReviewQueue(abc.ABC):
 
     @abc.abstractmethod
     async def unapplied(self, limit: int = 10_000) -> list[str]:
-        """Request ids of tasks with all their reviews, not yet marked applied."""
+        """Request ids of tasks with all their reviews whose intervention is still PENDING in
+        the store (a crash came between the last submit and the store's finish)."""
 
     @abc.abstractmethod
     async def done_task(self, request_id: str) -> DoneTask | None:
         """The task with its reviews, once it has all of them (None before)."""
-
-    @abc.abstractmethod
-    async def mark_applied(self, request_id: str, agreement: float) -> None:
-        """Record that the task's result is in the store, with the reviewers' agreement."""
 
     @abc.abstractmethod
     async def stats(self, reviewer: str | None = None) -> QueueStats:

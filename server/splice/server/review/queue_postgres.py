@@ -29,6 +29,7 @@ from splice.server.review.queue import (
     UnknownTaskError,
     check_review,
     hash_token,
+    majority,
     new_token,
 )
 
@@ -56,6 +57,10 @@ _RENEW_LIVE = f"""UPDATE review_claims SET lease_until = {_UNTIL}
     WHERE request_id = $2 AND token_hash = $3 AND outcome IS NULL
         AND lease_until >= clock_timestamp()
     RETURNING lease_until"""
+# Reviewed tasks whose intervention is still PENDING: the store's finish did not happen.
+_UNAPPLIED = """SELECT t.request_id FROM review_tasks t
+    JOIN interventions i ON i.request_id = t.request_id
+    WHERE t.state = 1 AND i.status = 5 ORDER BY t.done_at LIMIT $1"""
 _TOKEN_OWNER = "SELECT reviewer FROM review_claims WHERE request_id = $1 AND token_hash = $2"
 
 
@@ -204,7 +209,12 @@ class PostgresReviewQueue(ReviewQueue):
                     WHERE request_id = $1""", request_id, 1 if done else 0, done)
             await conn.execute(_AUDIT, request_id, reviewer, "submitted",
                                _rows.review_detail(review))
-            return SubmitOutcome(done, task["reviews_done"] + 1, task["overlap"])
+            finished = await self._done_task(conn, request_id) if done else None
+            if finished is not None:
+                await conn.execute(
+                    "UPDATE review_tasks SET agreement = $2 WHERE request_id = $1",
+                    request_id, majority(finished.reviews)[1])
+            return SubmitOutcome(done, task["reviews_done"] + 1, task["overlap"], finished)
 
         return await self._tx(run)
 
@@ -230,34 +240,26 @@ class PostgresReviewQueue(ReviewQueue):
         await self._give_back(request_id, lease_token, "released", "")
 
     async def unapplied(self, limit: int = 10_000) -> list[str]:
-        rows = await self._read(lambda conn: conn.fetch(
-            "SELECT request_id FROM review_tasks WHERE state = 1 ORDER BY done_at LIMIT $1",
-            limit))
+        rows = await self._read(lambda conn: conn.fetch(_UNAPPLIED, limit))
         return [row[0] for row in rows]
 
     async def done_task(self, request_id: str) -> DoneTask | None:
-        async def run(conn: asyncpg.Connection) -> DoneTask | None:
-            t = await conn.fetchrow(
-                """SELECT payload, created_at, done_at FROM review_tasks
-                    WHERE request_id = $1 AND state > 0""", request_id)
-            if t is None:
-                return None
-            rows = await conn.fetch(
-                f"""SELECT {_rows.SUBMISSION_COLUMNS} FROM review_submissions
-                    WHERE request_id = $1 ORDER BY submitted_at""", request_id)
-            return DoneTask(
-                request_id=request_id, reviews=tuple(map(_rows.review_from_row, rows)),
-                categorize=_rows.content_from_json(t["payload"]).categorize,
-                created_at=t["created_at"], done_at=t["done_at"])
+        return await self._read(lambda conn: self._done_task(conn, request_id))
 
-        return await self._read(run)
-
-    async def mark_applied(self, request_id: str, agreement: float) -> None:
-        async def run(conn: asyncpg.Connection) -> None:
-            await conn.execute("""UPDATE review_tasks SET state = 2, agreement = $2
-                WHERE request_id = $1 AND state = 1""", request_id, agreement)
-
-        await self._tx(run)
+    @staticmethod
+    async def _done_task(conn: asyncpg.Connection, request_id: str) -> DoneTask | None:
+        t = await conn.fetchrow(
+            """SELECT payload, created_at, done_at FROM review_tasks
+                WHERE request_id = $1 AND state > 0""", request_id)
+        if t is None:
+            return None
+        rows = await conn.fetch(
+            f"""SELECT {_rows.SUBMISSION_COLUMNS} FROM review_submissions
+                WHERE request_id = $1 ORDER BY submitted_at""", request_id)
+        return DoneTask(
+            request_id=request_id, reviews=tuple(map(_rows.review_from_row, rows)),
+            categorize=_rows.content_from_json(t["payload"]).categorize,
+            created_at=t["created_at"], done_at=t["done_at"])
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from splice.server.review.queue import (
     UnknownTaskError,
     check_review,
     hash_token,
+    majority,
     new_token,
 )
 
@@ -49,6 +50,10 @@ _TOKEN_CLAIM = f"""SELECT {_rows.CLAIM_COLUMNS}, t.state, t.overlap, t.reviews_d
     WHERE t.request_id = ?"""
 _AUDIT = "INSERT INTO review_audit (at, request_id, reviewer, event, detail) VALUES (?,?,?,?,?)"
 _END_CLAIM = "UPDATE review_claims SET outcome = ?, ended_at = ? WHERE claim_id = ?"
+# Reviewed tasks whose intervention is still PENDING: the store's finish did not happen.
+_UNAPPLIED = """SELECT t.request_id FROM review_tasks t
+    JOIN interventions i ON i.request_id = t.request_id
+    WHERE t.state = 1 AND i.status = 5 ORDER BY t.done_at LIMIT ?"""
 _FREE_TASK = "UPDATE review_tasks SET claim_id = NULL, lease_until = 0 WHERE request_id = ?"
 
 
@@ -217,7 +222,11 @@ class SqliteReviewQueue(ReviewQueue):
                 (1 if done else 0, now if done else None, request_id))
             conn.execute(_AUDIT, (now, request_id, reviewer, "submitted",
                                   _rows.review_detail(review)))
-            return SubmitOutcome(done, claim["reviews_done"] + 1, claim["overlap"])
+            task = self._done_task(conn, request_id) if done else None
+            if task is not None:
+                conn.execute("UPDATE review_tasks SET agreement = ? WHERE request_id = ?",
+                             (majority(task.reviews)[1], request_id))
+            return SubmitOutcome(done, claim["reviews_done"] + 1, claim["overlap"], task)
 
         return await self._tx(run)
 
@@ -240,33 +249,27 @@ class SqliteReviewQueue(ReviewQueue):
         await self._give_back(request_id, lease_token, "released", "")
 
     async def unapplied(self, limit: int = 10_000) -> list[str]:
-        rows = await self._read(lambda conn: conn.execute(
-            "SELECT request_id FROM review_tasks WHERE state = 1 ORDER BY done_at LIMIT ?",
-            (limit,)).fetchall())
+        rows = await self._read(lambda conn: conn.execute(_UNAPPLIED, (limit,)).fetchall())
         return [row[0] for row in rows]
 
     async def done_task(self, request_id: str) -> DoneTask | None:
-        def run(conn: sqlite3.Connection) -> DoneTask | None:
-            t = conn.execute(
-                """SELECT payload, created_at, done_at FROM review_tasks
-                    WHERE request_id = ? AND state > 0""", (request_id,)).fetchone()
-            if t is None:
-                return None
-            rows = conn.execute(
-                f"""SELECT {_rows.SUBMISSION_COLUMNS} FROM review_submissions
-                    WHERE request_id = ? ORDER BY submitted_at""", (request_id,)).fetchall()
-            return DoneTask(
-                request_id=request_id, reviews=tuple(map(_rows.review_from_row, rows)),
-                categorize=_rows.content_from_json(t["payload"]).categorize,
-                created_at=_rows.micros_to_datetime(t["created_at"]),
-                done_at=_rows.micros_to_datetime(t["done_at"]))
+        return await self._read(lambda conn: self._done_task(conn, request_id))
 
-        return await self._read(run)
-
-    async def mark_applied(self, request_id: str, agreement: float) -> None:
-        await self._tx(lambda conn, _: conn.execute(
-            "UPDATE review_tasks SET state = 2, agreement = ? WHERE request_id = ? AND state = 1",
-            (agreement, request_id)).rowcount)
+    @staticmethod
+    def _done_task(conn: sqlite3.Connection, request_id: str) -> DoneTask | None:
+        t = conn.execute(
+            """SELECT payload, created_at, done_at FROM review_tasks
+                WHERE request_id = ? AND state > 0""", (request_id,)).fetchone()
+        if t is None:
+            return None
+        rows = conn.execute(
+            f"""SELECT {_rows.SUBMISSION_COLUMNS} FROM review_submissions
+                WHERE request_id = ? ORDER BY submitted_at""", (request_id,)).fetchall()
+        return DoneTask(
+            request_id=request_id, reviews=tuple(map(_rows.review_from_row, rows)),
+            categorize=_rows.content_from_json(t["payload"]).categorize,
+            created_at=_rows.micros_to_datetime(t["created_at"]),
+            done_at=_rows.micros_to_datetime(t["done_at"]))
 
     # -- reads ---------------------------------------------------------------------------
 
