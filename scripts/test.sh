@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/services.sh
+bash scripts/browsers.sh
 echo "== proto drift"; bash scripts/proto_check.sh
 echo "== buf lint"; .venv/bin/buf lint && echo "buf lint clean"
 echo "== ruff"; .venv/bin/ruff check .
