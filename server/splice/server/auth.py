@@ -46,6 +46,7 @@ _CLIENTS = frozenset({Role.CLIENT, Role.ADMIN})
 _REVIEWERS = frozenset({Role.REVIEWER, Role.ADMIN})
 _IS = "/splice.v1.InterventionService/"
 _RS = "/splice.v1.ReviewService/"
+_US = "/splice.v1.UsageService/"
 METHOD_ROLES: dict[str, frozenset[Role]] = {
     _IS + "Intervene": _CLIENTS,
     _IS + "InterveneStream": _CLIENTS,
@@ -58,6 +59,10 @@ METHOD_ROLES: dict[str, frozenset[Role]] = {
     _RS + "SkipTask": _REVIEWERS,
     _RS + "ReleaseTask": _REVIEWERS,
     _RS + "GetQueueStats": _ANY,
+    # Usage totals are not scoped to the caller's own client_id yet: any client sees all.
+    _US + "GetUsage": _CLIENTS,
+    _US + "ListAttempts": _CLIENTS,
+    _US + "EstimateCost": _CLIENTS,
 }
 """Roles allowed per full method name; a method not listed is admin-only."""
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
