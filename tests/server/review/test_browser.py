@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 from splice.sdk import Client, ErrorCategory, Intervention, Status
 from splice.server.auth import Role, create_token
 from splice.server.review.queue import open_review_queue
@@ -19,13 +20,17 @@ from splice.server.testing import ServerProcess, start_server_process
 
 from tests.server.review.helpers import HUMAN, request
 
-sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="no /usr/bin/chromium (scripts/browsers.sh installs it)")
+
+
+@pytest.fixture(autouse=True)
+def _chromium_present() -> None:
+    """The browser is part of the test setup (scripts/browsers.sh); missing is a failure."""
+    if not CHROMIUM.exists():
+        pytest.fail("no /usr/bin/chromium: run scripts/browsers.sh (apt-get install chromium)")
 
 
 def make_tokens(url: str) -> dict[str, str]:
