@@ -15,6 +15,7 @@ from splice.trainer.engine import (
     tokenizer_hash,
 )
 from splice.trainer.records import Rollout, RolloutProvenance, SamplingParams, digest
+from transformers import GenerationConfig
 
 
 def load_policy(path: str | Path, device: str = "cpu") -> tuple[Any, Any]:
@@ -68,8 +69,9 @@ class TransformersEngine(RolloutEngine):
     def generate(
         self, requests: Sequence[GenerationRequest], sampling: SamplingParams
     ) -> list[list[Rollout]]:
-        rows = [(r, i, self.prompt_ids(r.problem) + list(r.prefix_ids))
-                for r in requests for i in range(sampling.n)]
+        inputs = [self.prompt_ids(r.problem) + list(r.prefix_ids) for r in requests]
+        rows = [(r, i, ids) for r, ids in zip(requests, inputs, strict=True)
+                for i in range(sampling.n)]
         out: list[Rollout] = []
         for batch_index, start in enumerate(range(0, len(rows), self.max_batch_size)):
             batch = rows[start:start + self.max_batch_size]
@@ -90,17 +92,21 @@ class TransformersEngine(RolloutEngine):
             mask[row, width - len(x):] = 1
         device = next(self.model.parameters()).device
         greedy = sampling.temperature <= 0
+        # a fresh config: the checkpoint's own defaults (top_k, repetition_penalty, ...) must
+        # not leak into sampling that the provenance describes
         kwargs: dict[str, Any] = {"do_sample": not greedy, "max_new_tokens": sampling.max_tokens,
                                   "eos_token_id": sorted(self.stop_ids),
                                   "pad_token_id": self.pad_id}
         if not greedy:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p,
-                          top_k=sampling.top_k or None)
+                          top_k=sampling.top_k)
+        config = GenerationConfig(**kwargs)  # type: ignore[no-untyped-call]
         devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             torch.manual_seed(seed)
             generated = self.model.generate(input_ids=ids.to(device),
-                                            attention_mask=mask.to(device), **kwargs)
+                                            attention_mask=mask.to(device),
+                                            generation_config=config)
         result = []
         for row in generated[:, width:].tolist():
             cut = next((k for k, t in enumerate(row) if t in self.stop_ids), None)
