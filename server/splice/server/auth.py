@@ -150,12 +150,17 @@ def _string_field(number: int, value: bytes) -> bytes:
 
 def client_id_suffix(method: str, name: str) -> bytes | None:
     """Bytes that, appended to a serialized request of ``method``, set its client_id to
-    ``name`` (protobuf: the last value of a scalar field wins; sub-messages merge)."""
+    ``name`` (protobuf: the last value of a scalar field wins; sub-messages merge).
+
+    Bound for clients (not admins): Intervene and InterveneStream (a client cannot act as
+    another) and GetUsage (a client reads only its own usage)."""
     field = _string_field(2, name.encode())  # InterveneRequest.client_id
     if method == _IS + "Intervene":
         return field
     if method == _IS + "InterveneStream":
         return _string_field(1, field)  # InterveneStreamRequest.request
+    if method == "/splice.v1.UsageService/GetUsage":
+        return _string_field(1, name.encode())  # a client reads its own usage only
     return None
 
 

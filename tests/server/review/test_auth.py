@@ -48,6 +48,17 @@ def test_client_id_suffix_overrides_the_field() -> None:
     assert (parsed.request.client_id, parsed.request.problem.text) == ("alice", "p")
 
 
+def test_a_client_reads_only_its_own_usage() -> None:
+    from splice.v1 import usage_pb2
+
+    for asked in ("", "mallory"):
+        data = usage_pb2.GetUsageRequest(client_id=asked, oracle="o").SerializeToString()
+        suffix = client_id_suffix("/splice.v1.UsageService/GetUsage", "alice")
+        assert suffix is not None
+        parsed = usage_pb2.GetUsageRequest.FromString(data + suffix)
+        assert (parsed.client_id, parsed.oracle) == ("alice", "o")
+
+
 def test_roles_over_grpc(tmp_path: Path) -> None:
     config = tmp_path / "tokens.yaml"
     config.write_text(yaml.safe_dump({"store_url": f"sqlite:///{tmp_path / 'splice.db'}"}))
