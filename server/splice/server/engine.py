@@ -21,7 +21,7 @@ from splice.sdk.types import (
     Usage,
 )
 from splice.server.config import Settings
-from splice.server.errors import NotFoundError
+from splice.server.errors import NotFoundError, ServiceError
 from splice.server.leases import LeaseKeeper, new_owner_id
 from splice.server.oracles.base import Oracle, OracleResult, OracleTask
 from splice.server.oracles.set import OracleSet
@@ -89,7 +89,16 @@ class InterventionEngine:
         """Accept ``inp`` durably, run its oracle (once), and return the finished result."""
         validate(inp, self.settings.limits)
         oracle = self.oracles.get(inp.oracle)
-        await oracle.admit(inp.client_id)  # e.g. a used-up budget: refused, nothing stored
+        try:
+            await oracle.admit(inp.client_id)  # e.g. a used-up budget: refused, nothing stored
+        except ServiceError:
+            # A retry of work already accepted costs nothing more: serve it, don't refuse it.
+            known = await self.store.get(inp.request_id)
+            if known is None:
+                raise
+            if known.status.finished or known.status is Status.PENDING:
+                return known
+            return await self._await_elsewhere(inp.request_id)
         rollout = segment_rollout(inp, self.settings.limits)
         record = RequestRecord(
             request_id=inp.request_id, client_id=inp.client_id, problem=inp.problem,

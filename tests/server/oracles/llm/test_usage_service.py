@@ -141,6 +141,9 @@ async def test_budget_enforced_across_restart(
         with pytest.raises(ResourceExhaustedError, match="6000 of 5000 tokens"):
             await client.intervene(request("r3"))
         assert len(fake.seen) == 1  # spent was read from the store: nothing sent
+        retried = await client.intervene(request("r1"))  # over budget, but already paid for
+        assert retried.status is Status.FOUND_ERROR and retried.request_id == "r1"
+        assert len(fake.seen) == 1
         other = await client.intervene(request("r4", client_id="c2"))
         assert other.status is Status.FOUND_ERROR
         free = await client.intervene(request("r5", oracle="free"))  # no budget there
