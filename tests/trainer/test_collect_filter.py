@@ -7,9 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("torch", reason="needs the trainer extra")
-
 from splice.sdk import Client
 from splice.sdk.types import Replacement, Status
 from splice.server.testing import running_server

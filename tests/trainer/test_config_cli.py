@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("torch", reason="needs the trainer extra")
-
 import yaml
 from splice.trainer.cli import main
 from splice.trainer.config import RunConfig, dump_config, from_dict, load_config

@@ -7,10 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-pytest.importorskip("torch", reason="needs the trainer extra")
-
 import yaml
 from splice.server.testing import running_server
 from splice.trainer.cli import main

@@ -6,10 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-pytest.importorskip("torch", reason="needs the trainer extra")
-
 from splice.trainer.engine import GenerationRequest, decode, prompt_ids
 from splice.trainer.hf_engine import TransformersEngine
 from splice.trainer.records import SamplingParams
