@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -52,6 +52,40 @@ class AuthSettings(BaseModel):
                                  "Secure (serve it behind HTTPS).")
 
 
+class TlsSettings(BaseModel):
+    """gRPC TLS: a certificate and key serve TLS; a client CA also requires client
+    certificates signed by it (mutual TLS)."""
+
+    cert_file: Path | None = Field(None, description="PEM certificate chain of the server.")
+    key_file: Path | None = Field(None, description="PEM private key of the server.")
+    client_ca_file: Path | None = Field(None, description="PEM CA bundle; when set, every "
+                                        "client must present a certificate it signed (mTLS).")
+
+    @property
+    def enabled(self) -> bool:
+        """True when the server serves TLS."""
+        return self.cert_file is not None
+
+    @model_validator(mode="after")
+    def _complete(self) -> TlsSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("tls: give both cert_file and key_file")
+        if self.client_ca_file is not None and self.cert_file is None:
+            raise ValueError("tls: client_ca_file (mTLS) needs cert_file and key_file")
+        return self
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry spans (``splice.server.tracing``); off by default."""
+
+    enabled: bool = Field(False, description="Create spans (exported by the global tracer "
+                          "provider unless an endpoint is given).")
+    endpoint: str | None = Field(None, description="OTLP/gRPC collector, e.g. "
+                                 "'http://otel-collector:4317' (needs the 'otel' extra); "
+                                 "implies enabled.")
+    service_name: str = Field("splice-server", description="service.name of the spans.")
+
+
 class Settings(BaseSettings):
     """Everything the server reads from its environment, in one place.
 
@@ -89,6 +123,16 @@ class Settings(BaseSettings):
     review_lease_s: float = Field(300.0, gt=0, description="How long a reviewer holds a "
                                   "claimed task without a heartbeat; it then returns to the "
                                   "queue and the reviewer's lease token is refused.")
+    metrics_port: int | None = Field(9464, ge=0, le=65535, description="Port of the "
+                                     "Prometheus /metrics endpoint; 0 picks a free one, "
+                                     "null disables metrics.")
+    tracing: TracingSettings = Field(default_factory=TracingSettings,
+                                     description="OpenTelemetry tracing.")
+    tls: TlsSettings = Field(default_factory=TlsSettings, description="gRPC TLS / mTLS.")
+    workers: int = Field(1, ge=1, le=256, description="Server processes sharing the port "
+                         "(SO_REUSEPORT) and the store, under one supervisor.")
+    worker_index: int | None = Field(None, ge=0, description="Set by the supervisor for its "
+                                     "children; not for users.")
     use_cache: bool = Field(True, description="Serve identical content under the same oracle "
                             "config from the store.")
 

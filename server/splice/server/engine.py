@@ -9,8 +9,10 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from splice.sdk.types import (
     FailureReason,
@@ -20,6 +22,7 @@ from splice.sdk.types import (
     Status,
     Usage,
 )
+from splice.server import metrics
 from splice.server.config import Settings
 from splice.server.errors import NotFoundError, ServiceError
 from splice.server.leases import LeaseKeeper, new_owner_id
@@ -27,6 +30,10 @@ from splice.server.oracles.base import Oracle, OracleResult, OracleTask
 from splice.server.oracles.set import OracleSet
 from splice.server.requests import InterveneInput, content_hash, segment_rollout, validate
 from splice.server.store.base import Accepted, AcceptOutcome, RequestRecord, Store
+from splice.server.tracing import NO_SPAN, ORACLE_SPAN, STORE_WRITE_SPAN
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 log = logging.getLogger("splice.engine")
 
@@ -36,10 +43,13 @@ WATCH_PAGE = 500
 class InterventionEngine:
     """Runs interventions; accepted work finishes even when its caller goes away."""
 
-    def __init__(self, settings: Settings, store: Store, oracles: OracleSet) -> None:
+    def __init__(self, settings: Settings, store: Store, oracles: OracleSet,
+                 tracer: Tracer | None = None) -> None:
         self.settings = settings
         self.store = store
         self.oracles = oracles
+        self.tracer = tracer
+        self.metrics = metrics.current()
         self._running: dict[str, asyncio.Task[Intervention]] = {}
         self._closing = False
         self.owner = new_owner_id()
@@ -126,9 +136,12 @@ class InterventionEngine:
         during the oracle call leaves nothing behind, and the one write is atomic.
         """
         result = await self._call_oracle(record, oracle)
-        accepted = await self.store.accept_finished(
-            record, result, use_cache=self.settings.use_cache, owner=self.owner,
-            lease_s=self.settings.lease_s)
+        started = time.perf_counter()
+        with self._span(STORE_WRITE_SPAN):
+            accepted = await self.store.accept_finished(
+                record, result, use_cache=self.settings.use_cache, owner=self.owner,
+                lease_s=self.settings.lease_s)
+        self.metrics.store("accept_finished", time.perf_counter() - started)
         if accepted.intervention.status.finished:
             return accepted.intervention
         return await self._await_elsewhere(record.request_id)  # accepted by an older server
@@ -137,9 +150,11 @@ class InterventionEngine:
         self, record: RequestRecord, oracle: Oracle,
     ) -> tuple[Accepted, asyncio.Task[Intervention] | None]:
         """Accept ``record`` and, if it is new, start its oracle: one unit, never half done."""
+        started = time.perf_counter()
         accepted = await self.store.accept(
             record, use_cache=self.settings.use_cache, owner=self.owner,
             lease_s=self.settings.lease_s)
+        self.metrics.store("accept", time.perf_counter() - started)
         task = self._running.get(record.request_id)
         if task is None and accepted.outcome is AcceptOutcome.NEW:
             task = self._spawn(record, oracle)
@@ -147,7 +162,9 @@ class InterventionEngine:
 
     async def get(self, request_id: str) -> Intervention:
         """The stored intervention of ``request_id``."""
+        started = time.perf_counter()
         found = await self.store.get(request_id)
+        self.metrics.store("get", time.perf_counter() - started)
         if found is None:
             raise NotFoundError(f"no intervention with request_id {request_id!r}")
         return found
@@ -159,7 +176,9 @@ class InterventionEngine:
         cursor = after
         while True:
             horizon = await self.store.last_sequence()
+            started = time.perf_counter()
             rows = await self.store.read_log(cursor, WATCH_PAGE, client_id)
+            self.metrics.store("read_log", time.perf_counter() - started)
             for row in rows:
                 yield row
                 cursor = row.sequence
@@ -181,8 +200,17 @@ class InterventionEngine:
         task.add_done_callback(lambda _: self._running.pop(record.request_id, None))
         return task
 
+    def _span(self, name: str) -> AbstractContextManager[object]:
+        """A child span of the current one, or nothing when tracing is off."""
+        return NO_SPAN if self.tracer is None else self.tracer.start_as_current_span(name)
+
     async def _run(self, record: RequestRecord, oracle: Oracle) -> Intervention:
-        return await self.store.finish(record.request_id, await self._call_oracle(record, oracle))
+        result = await self._call_oracle(record, oracle)
+        started = time.perf_counter()
+        with self._span(STORE_WRITE_SPAN):
+            done = await self.store.finish(record.request_id, result)
+        self.metrics.store("finish", time.perf_counter() - started)
+        return done
 
     async def _call_oracle(self, record: RequestRecord, oracle: Oracle) -> OracleResult:
         """The oracle's sanitized answer; a timeout or an exception becomes FAILED."""
@@ -196,8 +224,9 @@ class InterventionEngine:
         started = time.perf_counter()
         try:
             # asyncio.timeout runs the oracle in this task; wait_for would start another one.
-            async with asyncio.timeout(timeout):
-                result = await oracle.intervene(task)
+            with self._span(ORACLE_SPAN):
+                async with asyncio.timeout(timeout):
+                    result = await oracle.intervene(task)
         except TimeoutError:
             result = OracleResult.failed(
                 FailureReason.TIMEOUT, f"oracle {oracle.name} did not answer in {timeout:g} s",

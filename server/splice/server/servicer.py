@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 from splice.sdk.convert import oracle_description_to_pb, provenance_from_pb, wrap_intervention
 from splice.sdk.types import SegmentationMode
+from splice.server import metrics
 from splice.server.engine import InterventionEngine
 from splice.server.errors import InvalidArgumentError, status_of
 from splice.server.requests import InterveneInput
+from splice.server.tracing import NO_SPAN, REQUEST_SPAN
 from splice.server.wire import RequestDecodeError, parse_request
 from splice.v1 import intervention_pb2 as pb
 
@@ -28,6 +31,11 @@ STREAM_IN_FLIGHT = 1024
 """Most unanswered requests one InterveneStream may hold; reading pauses beyond it."""
 
 M = TypeVar("M", bound=Message)
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
+WORKER_HEADER = "splice-worker"
+"""Trailing metadata of Intervene naming the worker that served it (``--workers`` > 1)."""
 
 
 def _parse(cls: type[M], data: bytes) -> M:
@@ -59,8 +67,20 @@ def input_from_pb(req: pb.InterveneRequest) -> InterveneInput:
 class InterventionServicer:
     """Implements splice.v1.InterventionService over an :class:`InterventionEngine`."""
 
-    def __init__(self, engine: InterventionEngine) -> None:
+    def __init__(self, engine: InterventionEngine, tracer: Tracer | None = None) -> None:
         self.engine = engine
+        self.tracer = tracer
+        self.metrics = metrics.current()
+        settings = engine.settings
+        self._oracles = frozenset(settings.oracles)
+        self._default_oracle = settings.default_oracle
+        self._worker: tuple[tuple[str, str], ...] | None = None
+        if settings.worker_index is not None and settings.workers > 1:
+            self._worker = ((WORKER_HEADER, str(settings.worker_index)),)
+
+    def _oracle_label(self, name: str) -> str:
+        name = name or self._default_oracle
+        return name if name in self._oracles else "unknown"  # bounded label values
 
     async def _abort(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
         code, message = status_of(exc)
@@ -71,12 +91,24 @@ class InterventionServicer:
     async def Intervene(
         self, data: bytes, context: grpc.aio.ServicerContext
     ) -> pb.InterveneResponse:
-        try:
-            req = _parse(pb.InterveneRequest, data)
-            result = await self.engine.intervene(input_from_pb(req))
-        except Exception as exc:
-            await self._abort(context, exc)
-            raise
+        started = time.perf_counter()
+        oracle = ""
+        span = NO_SPAN if self.tracer is None else self.tracer.start_as_current_span(
+            REQUEST_SPAN, attributes={"rpc.method": "Intervene"})
+        with span:
+            try:
+                req = _parse(pb.InterveneRequest, data)
+                oracle = req.oracle
+                result = await self.engine.intervene(input_from_pb(req))
+            except Exception as exc:
+                self.metrics.request("Intervene", status_of(exc)[0].name,
+                                     self._oracle_label(oracle), time.perf_counter() - started)
+                await self._abort(context, exc)
+                raise
+        if self._worker is not None:
+            context.set_trailing_metadata(self._worker)
+        self.metrics.request("Intervene", "OK", self._oracle_label(oracle),
+                             time.perf_counter() - started)
         return wrap_intervention(pb.InterveneResponse, result)
 
     async def InterveneStream(
@@ -87,15 +119,23 @@ class InterventionServicer:
         pending: set[asyncio.Task[None]] = set()
 
         async def answer(data: bytes) -> None:
-            request_id = ""
+            request_id = oracle = ""
+            started = time.perf_counter()
             try:
                 req = _parse(pb.InterveneStreamRequest, data).request
-                request_id = req.request_id
-                result = await self.engine.intervene(input_from_pb(req))
+                request_id, oracle = req.request_id, req.oracle
+                span = NO_SPAN if self.tracer is None else self.tracer.start_as_current_span(
+                    REQUEST_SPAN, attributes={"rpc.method": "InterveneStream"})
+                with span:
+                    result = await self.engine.intervene(input_from_pb(req))
                 out.put_nowait(wrap_intervention(
                     pb.InterveneStreamResponse, result, request_id=request_id))
+                self.metrics.request("InterveneStream", "OK", self._oracle_label(oracle),
+                                     time.perf_counter() - started)
             except Exception as exc:
                 code, message = status_of(exc)
+                self.metrics.request("InterveneStream", code.name, self._oracle_label(oracle),
+                                     time.perf_counter() - started)
                 if code is grpc.StatusCode.INTERNAL:
                     log.error("internal error on stream item", exc_info=exc)
                 out.put_nowait(pb.InterveneStreamResponse(
@@ -126,14 +166,18 @@ class InterventionServicer:
     async def GetIntervention(
         self, data: bytes, context: grpc.aio.ServicerContext
     ) -> pb.GetInterventionResponse:
+        started = time.perf_counter()
         try:
             req = _parse(pb.GetInterventionRequest, data)
             if not req.request_id:
                 raise InvalidArgumentError("request_id", "is required")
             found = await self.engine.get(req.request_id)
         except Exception as exc:
+            self.metrics.request("GetIntervention", status_of(exc)[0].name, "",
+                                 time.perf_counter() - started)
             await self._abort(context, exc)
             raise
+        self.metrics.request("GetIntervention", "OK", "", time.perf_counter() - started)
         return wrap_intervention(pb.GetInterventionResponse, found)
 
     async def WatchInterventions(

@@ -29,6 +29,7 @@ class ServerProcess:
     config_path: Path
     log_path: Path
     review_url: str | None = None
+    metrics_url: str | None = None
 
     def kill(self) -> None:
         """SIGKILL (a crash)."""
@@ -69,7 +70,7 @@ def start_server_process(
 ) -> ServerProcess:
     """Start ``splice serve`` with ``settings`` (as YAML) in ``workdir``; wait until SERVING."""
     workdir.mkdir(parents=True, exist_ok=True)
-    config = {"host": "127.0.0.1", "port": 0, "review_port": 0,
+    config = {"host": "127.0.0.1", "port": 0, "review_port": 0, "metrics_port": 0,
               "store_url": f"sqlite:///{workdir / 'splice.db'}", **settings}
     config_path = workdir / "splice.yaml"
     config_path.write_text(yaml.safe_dump(config))
@@ -77,11 +78,14 @@ def start_server_process(
     port_file.unlink(missing_ok=True)
     review_port_file = workdir / "review_port"
     review_port_file.unlink(missing_ok=True)
+    metrics_port_file = workdir / "metrics_port"
+    metrics_port_file.unlink(missing_ok=True)
     log_path = workdir / "server.log"
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "splice.server.cli", "serve", "--config", str(config_path),
-             "--port-file", str(port_file), "--review-port-file", str(review_port_file)],
+             "--port-file", str(port_file), "--review-port-file", str(review_port_file),
+             "--metrics-port-file", str(metrics_port_file)],
             stdout=log_file, stderr=log_file, cwd=workdir,
             env={**os.environ, **(env or {})},
         )
@@ -98,7 +102,10 @@ def start_server_process(
     review_url = None
     if review_port_file.exists():  # written before the gRPC port file
         review_url = f"http://127.0.0.1:{int(review_port_file.read_text())}"
-    return ServerProcess(address, process, config_path, log_path, review_url)
+    metrics_url = None
+    if metrics_port_file.exists():  # written before the gRPC port file
+        metrics_url = f"http://127.0.0.1:{int(metrics_port_file.read_text())}/metrics"
+    return ServerProcess(address, process, config_path, log_path, review_url, metrics_url)
 
 
 @contextmanager

@@ -29,6 +29,10 @@ def add_parser(sub: Any) -> None:
                    help="write the bound port to this file once serving (useful with --port 0)")
     p.add_argument("--review-port-file", type=Path,
                    help="write the reviewer page's port to this file once serving")
+    p.add_argument("--metrics-port-file", type=Path,
+                   help="write the Prometheus /metrics port to this file once serving")
+    p.add_argument("--workers", type=int,
+                   help="server processes sharing the port and the store (default 1)")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ...")
     p.add_argument("--plain-logs", action="store_true", help="text logs instead of JSON lines")
     p.set_defaults(run=run)
@@ -42,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {
         "host": args.host, "port": args.port, "store_url": args.store_url,
         "default_oracle": args.default_oracle, "log_level": args.log_level,
+        "workers": args.workers,
     }
     if args.plain_logs:
         overrides["log_json"] = False
@@ -55,20 +60,31 @@ def run(args: argparse.Namespace) -> int:
             extra[name] = OracleConfig(backend=backend)
         settings = settings.model_copy(update={"oracles": {**settings.oracles, **extra}})
     configure_logging(settings.log_level, settings.log_json)
+    if settings.workers > 1 and settings.worker_index is None:
+        from splice.server.supervisor import Supervisor
+
+        return Supervisor(settings, port_file=args.port_file,
+                          review_port_file=args.review_port_file,
+                          metrics_port_file=args.metrics_port_file).run()
 
     def started(port: int) -> None:
         if args.port_file is not None:
-            _write_port(args.port_file, port)
+            write_port(args.port_file, port)
 
     def review_started(port: int) -> None:
         if args.review_port_file is not None:
-            _write_port(args.review_port_file, port)
+            write_port(args.review_port_file, port)
 
-    asyncio.run(serve(settings, on_started=started, on_review_started=review_started))
+    def metrics_started(port: int) -> None:
+        if args.metrics_port_file is not None:
+            write_port(args.metrics_port_file, port)
+
+    asyncio.run(serve(settings, on_started=started, on_review_started=review_started,
+                      on_metrics_started=metrics_started))
     return 0
 
 
-def _write_port(path: Path, port: int) -> None:
+def write_port(path: Path, port: int) -> None:
     """Write ``port`` to ``path`` atomically (readers never see a partial file)."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(str(port))

@@ -239,6 +239,10 @@ class ReviewQueue(abc.ABC):
     async def stats(self, reviewer: str | None = None) -> QueueStats:
         """Counters: pending (free), claimed, done today (UTC), done in all, mine today."""
 
+    async def oldest_open_age_s(self) -> float:
+        """Seconds since the oldest task not yet reviewed was enqueued (0 when none)."""
+        return 0.0
+
     @abc.abstractmethod
     async def history(self, reviewer: str, limit: int = 20) -> list[tuple[str, Review]]:
         """The reviewer's latest submissions (request_id, review), newest first."""

@@ -278,6 +278,12 @@ class PostgresReviewQueue(ReviewQueue):
 
         return await self._read(run)
 
+    async def oldest_open_age_s(self) -> float:
+        age = await self._read(lambda conn: conn.fetchval(
+            """SELECT EXTRACT(EPOCH FROM clock_timestamp() - MIN(created_at))
+                FROM review_tasks WHERE state = 0"""))
+        return 0.0 if age is None else max(0.0, float(age))
+
     async def history(self, reviewer: str, limit: int = 20) -> list[tuple[str, Review]]:
         rows = await self._read(lambda conn: conn.fetch(
             f"""SELECT request_id, {_rows.SUBMISSION_COLUMNS} FROM review_submissions

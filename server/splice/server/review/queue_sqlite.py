@@ -289,6 +289,11 @@ class SqliteReviewQueue(ReviewQueue):
 
         return await self._read(run)
 
+    async def oldest_open_age_s(self) -> float:
+        oldest = await self._read(lambda conn: conn.execute(
+            "SELECT MIN(created_at) FROM review_tasks WHERE state = 0").fetchone()[0])
+        return 0.0 if oldest is None else max(0.0, (_now() - oldest) / 1e6)
+
     async def history(self, reviewer: str, limit: int = 20) -> list[tuple[str, Review]]:
         rows = await self._read(lambda conn: conn.execute(
             f"""SELECT request_id, {_rows.SUBMISSION_COLUMNS} FROM review_submissions

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from splice.server import metrics
 from splice.server.oracles.llm.ledger import Attempt, BudgetGuard, Ledger
 from splice.server.oracles.llm.pricing import PriceTable
 from splice.server.oracles.llm.providers.base import (
@@ -77,6 +78,7 @@ class GuardedCaller:
         self.provider, self.ledger, self.budgets, self.prices = provider, ledger, budgets, prices
         self.retry, self.limiter, self.breaker, self.clock = retry, limiter, breaker, clock
         self.redact = redact
+        self.backend = f"llm:{provider.name}" if provider.name else type(provider).__name__
         self._slots = asyncio.Semaphore(max_concurrency)
 
     def estimate(self, request: ProviderRequest, prompt_tokens: int) -> tuple[int, float]:
@@ -107,9 +109,13 @@ class GuardedCaller:
         totals.attempts += 1
         number = totals.attempts
         started_at = datetime.now(UTC)
+        observe = metrics.current()
+        if number > 1:
+            observe.retry(self.backend)
         try:
             self.breaker.check()
         except ProviderError as exc:
+            observe.circuit(self.backend, self.breaker.state.value)
             await self._record(ctx, request, number, started_at, 0.0, exc, None, totals)
             raise
         async with self._slots:
@@ -130,6 +136,7 @@ class GuardedCaller:
                 self.limiter.release(ticket)
             latency_ms = (time.perf_counter() - t0) * 1000.0
         self.breaker.record(error)
+        observe.circuit(self.backend, self.breaker.state.value)
         if error is not None:
             if error.kind is ErrorKind.RATE_LIMITED and error.retry_after:
                 self.limiter.pause(min(error.retry_after, self.retry.max_retry_after_s))
@@ -148,6 +155,7 @@ class GuardedCaller:
         totals.input_tokens += in_tok
         totals.output_tokens += out_tok
         totals.cost_usd += cost
+        metrics.current().oracle_usage(self.backend, ctx.client_id, in_tok, out_tok, cost)
         message = self.redact(error.message) if error else ""
         if error:
             totals.errors.append(f"{error.kind.value}: {message}")
