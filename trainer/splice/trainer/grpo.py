@@ -105,8 +105,12 @@ def build_grpo_trainer(model: Any, tokenizer: Any, problems: Sequence[Problem],
                        config: GRPOStageConfig, output_dir: Path,
                        reward: MathReward | None = None) -> Any:
     """A TRL ``GRPOTrainer`` on ``problems`` with the math-verify reward."""
+    from accelerate import PartialState  # type: ignore[import-untyped]
     from trl import GRPOTrainer  # type: ignore[attr-defined]
 
+    # under ``accelerate launch`` the global batch is split over the processes (gloo on CPUs,
+    # as ``to_trl``'s ``use_cpu``: the first PartialState of a process fixes its backend)
+    world_size = PartialState(cpu=not torch.cuda.is_available()).num_processes
     peft_config = None
     if config.use_lora:
         from peft import LoraConfig
@@ -115,8 +119,9 @@ def build_grpo_trainer(model: Any, tokenizer: Any, problems: Sequence[Problem],
                                  task_type="CAUSAL_LM")
     reward_func: Any = reward or MathReward(config.reward_timeout_s)
     return GRPOTrainer(model=model, reward_funcs=[reward_func],
-                       args=config.to_trl(output_dir), train_dataset=grpo_dataset(problems),
-                       processing_class=tokenizer, peft_config=peft_config)
+                       args=config.to_trl(output_dir, world_size),
+                       train_dataset=grpo_dataset(problems), processing_class=tokenizer,
+                       peft_config=peft_config)
 
 
 def train_grpo(model_path: Path, problems: Sequence[Problem], config: GRPOStageConfig,
@@ -137,10 +142,12 @@ def train_grpo(model_path: Path, problems: Sequence[Problem], config: GRPOStageC
     finally:
         if worker is None:
             reward.close()
+    target = out_dir / "model"
+    if not trainer.accelerator.is_main_process:  # one writer under ``accelerate launch``
+        return target
     trained = trainer.model
     if config.use_lora:
         trained = trained.merge_and_unload()
-    target = out_dir / "model"
     trained.save_pretrained(target)
     tokenizer.save_pretrained(target)
     write_jsonl(out_dir / "grpo_log.jsonl", trainer.state.log_history)

@@ -97,11 +97,14 @@ def train_patch(model_path: Path, examples: Sequence[dict[str, Any]], config: SF
     model = AutoModelForCausalLM.from_pretrained(model_path)
     trainer = build_sft_trainer(model, tokenizer, examples, config, out_dir / "checkpoints")
     trainer.train()
+    target = out_dir / "model"
+    # under ``accelerate launch`` every rank trains; only the main process writes files
+    if not trainer.accelerator.is_main_process:
+        return target
     trained = trainer.model
     if config.use_lora:
         trained.save_pretrained(out_dir / "adapter")
         trained = trained.merge_and_unload()
-    target = out_dir / "model"
     trained.save_pretrained(target)
     tokenizer.save_pretrained(target)
     _save_log(trainer, out_dir)
