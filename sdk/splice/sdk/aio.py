@@ -19,6 +19,7 @@ from splice.sdk.errors import (
 )
 from splice.sdk.requests import InterventionRequest
 from splice.sdk.retry import RetryPolicy
+from splice.sdk.tls import TlsConfig
 from splice.sdk.types import Intervention, OracleDescription
 from splice.sdk.usage import (
     CostEstimate,
@@ -45,7 +46,8 @@ class AsyncClient:
     calls that fail with a retryable code (UNAVAILABLE, DEADLINE_EXCEEDED) are retried.
     ``token``: bearer token for servers with access control (sent as ``authorization``
     metadata on every call of the channel the client creates; with auth on, the server sets
-    each request's client_id to the token's name).
+    each request's client_id to the token's name). ``tls``: a :class:`TlsConfig` for
+    servers that serve TLS (with a client certificate for mutual TLS); default plaintext.
     """
 
     def __init__(
@@ -57,16 +59,14 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         channel: grpc.aio.Channel | None = None,
         token: str | None = None,
+        tls: TlsConfig | None = None,
     ) -> None:
-        if channel is not None and token:
-            raise ValueError("give token= or channel=, not both: add the token to your channel")
+        if channel is not None and (token or tls):
+            raise ValueError("give token=/tls= or channel=, not both: configure your channel")
         self.client_id = client_id
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self._channel = channel or grpc.aio.insecure_channel(target, options=[
-            ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE),
-            ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE),
-        ], interceptors=token_interceptors(token))
+        self._channel = channel or _channel(target, token, tls)
         self._stub = pb_grpc.InterventionServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._usage = usage_grpc.UsageServiceStub(self._channel)  # type: ignore[no-untyped-call]
 
@@ -227,3 +227,15 @@ class AsyncClient:
         response: usage_pb.EstimateCostResponse = await self._call(
             lambda: self._usage.EstimateCost(msg, timeout=timeout or self.timeout))
         return estimate_from_pb(response)
+
+
+def _channel(target: str, token: str | None, tls: TlsConfig | None) -> grpc.aio.Channel:
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE),
+        ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE),
+    ]
+    if tls is None:
+        return grpc.aio.insecure_channel(target, options=options,
+                                         interceptors=token_interceptors(token))
+    return grpc.aio.secure_channel(target, tls.credentials(), options=options + tls.options(),
+                                   interceptors=token_interceptors(token))

@@ -13,6 +13,7 @@ from splice.sdk.aio import AsyncClient
 from splice.sdk.errors import SpliceError
 from splice.sdk.requests import InterventionRequest
 from splice.sdk.retry import RetryPolicy
+from splice.sdk.tls import TlsConfig
 from splice.sdk.types import Intervention, OracleDescription
 from splice.sdk.usage import CostEstimate, OracleAttempt, UsageTotal
 
@@ -23,12 +24,13 @@ _DONE = object()
 class Client:
     """Talks to a Splice server from plain (non-async) code; use as a context manager.
 
-    Same calls, deadlines, retries and ``token`` as :class:`AsyncClient`.
+    Same calls, deadlines, retries, ``token`` and ``tls`` as :class:`AsyncClient`.
     """
 
     def __init__(
         self, target: str, *, client_id: str = "default", timeout: float = 120.0,
         retry: RetryPolicy | None = None, token: str | None = None,
+        tls: TlsConfig | None = None,
     ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="splice-client",
@@ -37,7 +39,7 @@ class Client:
 
         async def make() -> AsyncClient:
             return AsyncClient(target, client_id=client_id, timeout=timeout, retry=retry,
-                               token=token)
+                               token=token, tls=tls)
 
         self._aio = self._run(make())
 
