@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-import asyncpg
 import pytest
 from splice.server.review.desk import ReviewDesk
 from splice.server.review.queue import ReviewQueue, TaskContent, open_review_queue
 from splice.server.store import Store, open_store
 
+from tests.pg import fresh_schema_url
 from tests.server.store.conftest import (  # noqa: F401 - store_url: the parametrized fixture
-    PG_DSN,
     _pg_unavailable_reason,
     store_url,
 )
@@ -48,17 +45,8 @@ def pg_url() -> Iterator[str]:
     reason = _pg_unavailable_reason()
     if reason:
         pytest.fail(reason)
-    schema = f"rv_{uuid.uuid4().hex[:12]}"
-    yield f"{PG_DSN}?schema={schema}"
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(PG_DSN)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+    with fresh_schema_url("rv") as url:
+        yield url
 
 
 @pytest.fixture

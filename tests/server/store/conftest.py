@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from splice.server.store import Store, open_store
 
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.pg import PG_DSN, fresh_schema_url
 
 
 def _postgres_available() -> str | None:
@@ -49,19 +48,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     reason = _pg_unavailable_reason()
     if reason:  # PostgreSQL always runs here and in CI: its absence is a failure, not a skip
         pytest.fail(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    yield f"{PG_DSN}?schema={schema}"
-
-    async def drop() -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(PG_DSN)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+    with fresh_schema_url("t") as url:
+        yield url
 
 
 @pytest.fixture
