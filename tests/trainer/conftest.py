@@ -6,10 +6,14 @@ tests fail rather than skip.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# the vLLM engine tests run in their own virtualenv (scripts/test_vllm_cpu.sh)
+collect_ignore = [] if importlib.util.find_spec("vllm") else ["vllm"]
 
 
 @pytest.fixture(scope="session")
