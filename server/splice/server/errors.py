@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import grpc
 from splice.server.store.base import RequestConflictError, StoreError
 
@@ -67,3 +69,12 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         if isinstance(exc, exc_type):
             return code, str(exc) or exc_type.__name__
     return grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__}); see server logs"
+
+
+async def abort(context: grpc.aio.ServicerContext, exc: BaseException,
+                log: logging.Logger) -> None:
+    """End the call with the status of ``exc``; unexpected errors are logged first."""
+    code, message = status_of(exc)
+    if code is grpc.StatusCode.INTERNAL:
+        log.error("internal error", exc_info=exc)
+    await context.abort(code, message)

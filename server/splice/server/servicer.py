@@ -18,10 +18,10 @@ from splice.sdk.convert import oracle_description_to_pb, provenance_from_pb, wra
 from splice.sdk.types import SegmentationMode
 from splice.server import metrics
 from splice.server.engine import InterventionEngine
-from splice.server.errors import InvalidArgumentError, status_of
+from splice.server.errors import InvalidArgumentError, abort, status_of
 from splice.server.requests import InterveneInput
 from splice.server.tracing import NO_SPAN, REQUEST_SPAN
-from splice.server.wire import RequestDecodeError, parse_request
+from splice.server.wire import parse_or_invalid
 from splice.v1 import intervention_pb2 as pb
 
 log = logging.getLogger("splice.servicer")
@@ -37,13 +37,6 @@ if TYPE_CHECKING:
 WORKER_HEADER = "splice-worker"
 """Trailing metadata of Intervene naming the worker that served it (``--workers`` > 1)."""
 
-
-def _parse(cls: type[M], data: bytes) -> M:
-    try:
-        parsed: M = parse_request(cls, data)
-        return parsed
-    except RequestDecodeError as exc:
-        raise InvalidArgumentError(exc.field or "request", exc.detail) from exc
 
 
 def input_from_pb(req: pb.InterveneRequest) -> InterveneInput:
@@ -82,12 +75,6 @@ class InterventionServicer:
         name = name or self._default_oracle
         return name if name in self._oracles else "unknown"  # bounded label values
 
-    async def _abort(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
-        code, message = status_of(exc)
-        if code is grpc.StatusCode.INTERNAL:
-            log.error("internal error", exc_info=exc)
-        await context.abort(code, message)
-
     async def Intervene(
         self, data: bytes, context: grpc.aio.ServicerContext
     ) -> pb.InterveneResponse:
@@ -97,13 +84,13 @@ class InterventionServicer:
             REQUEST_SPAN, attributes={"rpc.method": "Intervene"})
         with span:
             try:
-                req = _parse(pb.InterveneRequest, data)
+                req = parse_or_invalid(pb.InterveneRequest, data)
                 oracle = req.oracle
                 result = await self.engine.intervene(input_from_pb(req))
             except Exception as exc:
                 self.metrics.request("Intervene", status_of(exc)[0].name,
                                      self._oracle_label(oracle), time.perf_counter() - started)
-                await self._abort(context, exc)
+                await abort(context, exc, log)
                 raise
         if self._worker is not None:
             context.set_trailing_metadata(self._worker)
@@ -122,7 +109,7 @@ class InterventionServicer:
             request_id = oracle = ""
             started = time.perf_counter()
             try:
-                req = _parse(pb.InterveneStreamRequest, data).request
+                req = parse_or_invalid(pb.InterveneStreamRequest, data).request
                 request_id, oracle = req.request_id, req.oracle
                 span = NO_SPAN if self.tracer is None else self.tracer.start_as_current_span(
                     REQUEST_SPAN, attributes={"rpc.method": "InterveneStream"})
@@ -168,14 +155,14 @@ class InterventionServicer:
     ) -> pb.GetInterventionResponse:
         started = time.perf_counter()
         try:
-            req = _parse(pb.GetInterventionRequest, data)
+            req = parse_or_invalid(pb.GetInterventionRequest, data)
             if not req.request_id:
                 raise InvalidArgumentError("request_id", "is required")
             found = await self.engine.get(req.request_id)
         except Exception as exc:
             self.metrics.request("GetIntervention", status_of(exc)[0].name, "",
                                  time.perf_counter() - started)
-            await self._abort(context, exc)
+            await abort(context, exc, log)
             raise
         self.metrics.request("GetIntervention", "OK", "", time.perf_counter() - started)
         return wrap_intervention(pb.GetInterventionResponse, found)
@@ -184,9 +171,9 @@ class InterventionServicer:
         self, data: bytes, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchInterventionsResponse]:
         try:
-            req = _parse(pb.WatchInterventionsRequest, data)
+            req = parse_or_invalid(pb.WatchInterventionsRequest, data)
         except Exception as exc:
-            await self._abort(context, exc)
+            await abort(context, exc, log)
             raise
         async for item in self.engine.watch(
             req.after, client_id=req.client_id or None, follow=not req.no_follow
@@ -197,9 +184,9 @@ class InterventionServicer:
         self, data: bytes, context: grpc.aio.ServicerContext
     ) -> pb.ListOraclesResponse:
         try:
-            _parse(pb.ListOraclesRequest, data)
+            parse_or_invalid(pb.ListOraclesRequest, data)
         except Exception as exc:
-            await self._abort(context, exc)
+            await abort(context, exc, log)
             raise
         return pb.ListOraclesResponse(
             oracles=[oracle_description_to_pb(d) for d in self.engine.list_oracles()])

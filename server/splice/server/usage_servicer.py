@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from splice.server.errors import InvalidArgumentError, status_of
+from splice.server.errors import abort
 from splice.server.oracles.llm.ledger import Attempt
 from splice.server.servicer import input_from_pb
 from splice.server.usage import UsageReport, UsageTotal
-from splice.server.wire import RequestDecodeError, parse_request
+from splice.server.wire import parse_or_invalid
 from splice.v1 import usage_pb2 as pb
 
 log = logging.getLogger("splice.servicer")
@@ -27,13 +27,6 @@ SERVICE_NAME = "splice.v1.UsageService"
 
 M = TypeVar("M", bound=Message)
 
-
-def _parse(cls: type[M], data: bytes) -> M:
-    try:
-        parsed: M = parse_request(cls, data)
-        return parsed
-    except RequestDecodeError as exc:
-        raise InvalidArgumentError(exc.field or "request", exc.detail) from exc
 
 
 def _ser(cls: type[Message]) -> Callable[[Any], bytes]:
@@ -77,42 +70,36 @@ class UsageServicer:
     def __init__(self, report: UsageReport) -> None:
         self.report = report
 
-    async def _abort(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
-        code, message = status_of(exc)
-        if code is grpc.StatusCode.INTERNAL:
-            log.error("internal error", exc_info=exc)
-        await context.abort(code, message)
-
     async def GetUsage(self, data: bytes, context: grpc.aio.ServicerContext
                        ) -> pb.GetUsageResponse:
         try:
-            req = _parse(pb.GetUsageRequest, data)
+            req = parse_or_invalid(pb.GetUsageRequest, data)
             since = req.since.ToDatetime(tzinfo=UTC) if req.HasField("since") else None
             totals = await self.report.usage(req.client_id, req.oracle, since)
         except Exception as exc:
-            await self._abort(context, exc)
+            await abort(context, exc, log)
             raise
         return pb.GetUsageResponse(totals=[total_to_pb(t) for t in totals])
 
     async def ListAttempts(self, data: bytes, context: grpc.aio.ServicerContext
                            ) -> pb.ListAttemptsResponse:
         try:
-            req = _parse(pb.ListAttemptsRequest, data)
+            req = parse_or_invalid(pb.ListAttemptsRequest, data)
             rows = await self.report.attempts(req.request_id)
         except Exception as exc:
-            await self._abort(context, exc)
+            await abort(context, exc, log)
             raise
         return pb.ListAttemptsResponse(attempts=[attempt_to_pb(a) for a in rows])
 
     async def EstimateCost(self, data: bytes, context: grpc.aio.ServicerContext
                            ) -> pb.EstimateCostResponse:
         try:
-            req = _parse(pb.EstimateCostRequest, data)
+            req = parse_or_invalid(pb.EstimateCostRequest, data)
             oracle, est = await self.report.estimate(
                 [input_from_pb(r) for r in req.requests], req.oracle,
                 req.typical_output_tokens)
         except Exception as exc:
-            await self._abort(context, exc)
+            await abort(context, exc, log)
             raise
         return pb.EstimateCostResponse(
             oracle=oracle.name, model=oracle.settings.model, requests=est.requests,

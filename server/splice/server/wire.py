@@ -193,3 +193,13 @@ def _decode_error(descriptor: AnyDescriptor, data: bytes, exc: DecodeError) -> R
     return RequestDecodeError(
         "", f"is not a valid {name} protobuf: {reason}; send a serialized {name}"
     )
+
+
+def parse_or_invalid(message_cls: type[M], data: bytes) -> M:
+    """:func:`parse_request`, with a decode error as INVALID_ARGUMENT naming the field."""
+    from splice.server.errors import InvalidArgumentError
+
+    try:
+        return parse_request(message_cls, data)
+    except RequestDecodeError as exc:
+        raise InvalidArgumentError(exc.field or "request", exc.detail) from exc

@@ -17,10 +17,10 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from splice.sdk.types import ErrorCategory, Replacement, Status
 from splice.server.auth import current_principal
-from splice.server.errors import InvalidArgumentError, status_of
+from splice.server.errors import InvalidArgumentError, abort
 from splice.server.review.desk import ReviewDesk
 from splice.server.review.queue import Claim, Review
-from splice.server.wire import RequestDecodeError, parse_request
+from splice.server.wire import parse_or_invalid
 from splice.v1 import review_pb2 as pb
 
 log = logging.getLogger("splice.review")
@@ -29,13 +29,6 @@ SERVICE_NAME = "splice.v1.ReviewService"
 M = TypeVar("M", bound=Message)
 R = TypeVar("R", bound=Message)
 
-
-def _parse(cls: type[M], data: bytes) -> M:
-    try:
-        parsed: M = parse_request(cls, data)
-        return parsed
-    except RequestDecodeError as exc:
-        raise InvalidArgumentError(exc.field or "request", exc.detail) from exc
 
 
 def _timestamp(value: datetime) -> Timestamp:
@@ -87,16 +80,13 @@ class ReviewServicer:
         try:
             return await fn()
         except Exception as exc:
-            code, message = status_of(exc)
-            if code is grpc.StatusCode.INTERNAL:
-                log.error("internal error", exc_info=exc)
-            await context.abort(code, message)
+            await abort(context, exc, log)
             raise
 
     async def ClaimTask(self, data: bytes, context: grpc.aio.ServicerContext,
                         ) -> pb.ClaimTaskResponse:
         async def run() -> pb.ClaimTaskResponse:
-            req = _parse(pb.ClaimTaskRequest, data)
+            req = parse_or_invalid(pb.ClaimTaskRequest, data)
             claim = await self.desk.claim(reviewer_name(req.reviewer))
             if claim is None:
                 return pb.ClaimTaskResponse()
@@ -107,7 +97,7 @@ class ReviewServicer:
     async def Heartbeat(self, data: bytes, context: grpc.aio.ServicerContext,
                         ) -> pb.HeartbeatResponse:
         async def run() -> pb.HeartbeatResponse:
-            req = _parse(pb.HeartbeatRequest, data)
+            req = parse_or_invalid(pb.HeartbeatRequest, data)
             until = await self.desk.heartbeat(req.request_id, req.lease_token)
             return pb.HeartbeatResponse(lease_until=_timestamp(until))
 
@@ -116,7 +106,7 @@ class ReviewServicer:
     async def SubmitReview(self, data: bytes, context: grpc.aio.ServicerContext,
                            ) -> pb.SubmitReviewResponse:
         async def run() -> pb.SubmitReviewResponse:
-            req = _parse(pb.SubmitReviewRequest, data)
+            req = parse_or_invalid(pb.SubmitReviewRequest, data)
             review = review_from_pb(req, reviewer_name(""))
             outcome = await self.desk.submit(req.request_id, req.lease_token, review)
             return pb.SubmitReviewResponse(done=outcome.done, reviews_done=outcome.reviews_done,
@@ -127,7 +117,7 @@ class ReviewServicer:
     async def SkipTask(self, data: bytes, context: grpc.aio.ServicerContext,
                        ) -> pb.SkipTaskResponse:
         async def run() -> pb.SkipTaskResponse:
-            req = _parse(pb.SkipTaskRequest, data)
+            req = parse_or_invalid(pb.SkipTaskRequest, data)
             await self.desk.skip(req.request_id, req.lease_token, req.reason)
             return pb.SkipTaskResponse()
 
@@ -136,7 +126,7 @@ class ReviewServicer:
     async def ReleaseTask(self, data: bytes, context: grpc.aio.ServicerContext,
                           ) -> pb.ReleaseTaskResponse:
         async def run() -> pb.ReleaseTaskResponse:
-            req = _parse(pb.ReleaseTaskRequest, data)
+            req = parse_or_invalid(pb.ReleaseTaskRequest, data)
             await self.desk.release(req.request_id, req.lease_token)
             return pb.ReleaseTaskResponse()
 
@@ -145,7 +135,7 @@ class ReviewServicer:
     async def GetQueueStats(self, data: bytes, context: grpc.aio.ServicerContext,
                             ) -> pb.GetQueueStatsResponse:
         async def run() -> pb.GetQueueStatsResponse:
-            req = _parse(pb.GetQueueStatsRequest, data)
+            req = parse_or_invalid(pb.GetQueueStatsRequest, data)
             s = await self.desk.stats(reviewer_name(req.reviewer))
             return pb.GetQueueStatsResponse(pending=s.pending, claimed=s.claimed,
                                             done_today=s.done_today, done_total=s.done_total,
