@@ -10,5 +10,6 @@ echo "== buf lint"; .venv/bin/buf lint && echo "buf lint clean"
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy
 echo "== deploy checks"; bash scripts/check_deploy.sh
+echo "== vllm engine (CPU, own virtualenv)"; bash scripts/test_vllm_cpu.sh
 echo "== pytest"
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
