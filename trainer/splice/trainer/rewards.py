@@ -115,23 +115,34 @@ class RewardWorker:
     def score(self, completions: Sequence[str], references: Sequence[str]) -> list[float]:
         """Rewards of ``completions`` against ``references`` (pairwise)."""
         rewards = []
+        # math_reward depends only on the boxed answer: k samples that box the same answer
+        # are checked once (other checks are memoised on the whole completion).
+        by_boxed = self.check is math_reward
+        seen: dict[tuple[str, str], float] = {}
         with self._lock:
             for completion, reference in zip(completions, references, strict=True):
-                if last_boxed(completion) is None:
+                boxed = last_boxed(completion)
+                if boxed is None:
                     rewards.append(0.0)
                     continue
-                conn = self._start()
-                conn.send((completion, reference))
-                if conn.poll(self.timeout_s):
-                    try:
-                        rewards.append(float(conn.recv()))
-                        continue
-                    except EOFError:
-                        pass
-                self.timeouts += 1
-                rewards.append(0.0)
-                self._kill()
+                key = (boxed if by_boxed else completion, reference)
+                if key not in seen:
+                    seen[key] = self._check_one(
+                        f"\\boxed{{{boxed}}}" if by_boxed else completion, reference)
+                rewards.append(seen[key])
         return rewards
+
+    def _check_one(self, completion: str, reference: str) -> float:
+        conn = self._start()
+        conn.send((completion, reference))
+        if conn.poll(self.timeout_s):
+            try:
+                return float(conn.recv())
+            except EOFError:
+                pass
+        self.timeouts += 1
+        self._kill()
+        return 0.0
 
     def close(self) -> None:
         """Stop the worker."""
