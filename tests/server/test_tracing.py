@@ -5,19 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk import trace as sdk_trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from splice.sdk import AsyncClient, InterventionRequest
 from splice.server import tracing
 from splice.server.app import start_server
 from splice.server.config import Settings, TracingSettings
 
 from tests.conftest import FAKE_ORACLES, PROBLEM, REFERENCE, ROLLOUT
-
-sdk_trace = pytest.importorskip("opentelemetry.sdk.trace", reason="needs opentelemetry-sdk")
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
-    InMemorySpanExporter,
-)
 
 EXPORTER = InMemorySpanExporter()
 _provider = sdk_trace.TracerProvider()
