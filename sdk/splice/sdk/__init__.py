@@ -16,6 +16,7 @@ from splice.sdk.errors import (
 )
 from splice.sdk.requests import InterventionRequest
 from splice.sdk.retry import RetryPolicy
+from splice.sdk.tls import TlsConfig
 from splice.sdk.types import (
     ErrorCategory,
     Failure,
@@ -39,6 +40,6 @@ __all__ = [
     "InterventionRequest",
     "InvalidArgumentError", "NotFoundError", "OracleAttempt", "OracleDescription", "OracleInfo",
     "PermissionDeniedError", "Provenance", "Replacement", "ResourceExhaustedError",
-    "RetryPolicy", "SegmentationMode", "SpliceError", "Status", "Step",
+    "RetryPolicy", "SegmentationMode", "SpliceError", "Status", "Step", "TlsConfig",
     "UnauthenticatedError", "UnavailableError", "Usage", "UsageTotal", "patched_prefix",
 ]
