@@ -5,11 +5,17 @@ token that ends at or before the replaced step's first character. The characters
 that token and the step boundary (a token that straddled the boundary) and the replacement
 are tokenized together after it. Re-tokenizing the prefix text instead could give other ids
 than the ones the policy sampled, and the SFT target would no longer be on-policy.
+
+Reasoning templates: when the policy opened its reasoning block itself and the oracle's
+replacement of that first step omits the opener, the opener (``<think>`` and the whitespace
+after it) stays in the prefix, so the patch never teaches the policy to skip it. An opener
+that the chat template's generation prompt wrote is part of the prompt ids, not the rollout.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +26,8 @@ from splice.sdk.types import Intervention, Replacement, patched_prefix
 from splice.trainer.engine import decode
 from splice.trainer.records import Rollout
 from splice.v1 import intervention_pb2 as pb
+
+REASONING_OPENER = re.compile(r"<think>\s*")
 
 
 class RolloutMismatch(ValueError):
@@ -60,8 +68,12 @@ def patched_completion(tokenizer: Any, rollout: Rollout, intervention: Intervent
     """The completion that clones the on-policy prefix and the replacement, nothing after."""
     if intervention.rollout_text != rollout.text:
         raise RolloutMismatch(f"intervention {intervention.request_id} was made on other text")
-    text = patched_prefix(intervention, replacement)
+    patched_prefix(intervention, replacement)  # validates the location
     boundary = intervention.steps[replacement.location - 1].char_start
+    opener = REASONING_OPENER.match(rollout.text, boundary)
+    if opener and not replacement.content.lstrip().startswith("<think>"):
+        boundary = opener.end()
+    text = rollout.text[:boundary] + replacement.content
     ids = rollout.completion_ids
     j = token_boundary(tokenizer, ids, rollout.text, boundary)
     done = len(decode(tokenizer, ids[:j]))
