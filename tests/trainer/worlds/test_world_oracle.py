@@ -25,7 +25,7 @@ from splice.trainer.worlds.arith import (
 )
 from splice.trainer.worlds.arith.requests import intervention_request, to_problem
 
-SPEC = generate(5, HARD)
+SPEC = generate(7, HARD)  # v1 presets: a HARD problem where all four kinds can be planted
 
 
 def _task(rollout: str, **fields: object) -> OracleTask:

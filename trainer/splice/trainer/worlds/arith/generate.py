@@ -40,11 +40,11 @@ HARD_MIX: Mapping[StepType, float] = {
 class WorldConfig:
     """Difficulty knobs: length (number of operations), step-type mix and number sizes."""
 
-    n_ops: tuple[int, int] = (3, 6)
+    n_ops: tuple[int, int] = (3, 5)
     mix: Mapping[StepType, float] = field(default_factory=lambda: dict(TRAIN_MIX))
     start: tuple[int, int] = (12, 99)
     operand: tuple[int, int] = (11, 99)
-    max_value: int = 9999
+    max_value: int = 999
     min_hard_steps: int = 0
     max_hard_steps: int | None = None
 
@@ -58,7 +58,7 @@ class WorldConfig:
 
 
 TRAIN = WorldConfig()
-"""The policy's training distribution: 3–6 operations, few hard steps."""
+"""The policy's training distribution: 3–5 operations, values ≤ 999, few hard steps."""
 HARD = WorldConfig(mix=dict(HARD_MIX), min_hard_steps=2)
 """Same lengths as TRAIN, at least two hard steps: hard from execution, not from length."""
 
