@@ -5,12 +5,17 @@ base policy (the candidates of a chunk share one batched engine call) and keep t
 if at least ``min_successes`` of them reach the reference answer. Candidates that leak the
 answer and duplicates are dropped first. Every candidate is written to ``candidates.jsonl``
 with its success rate and, when dropped, the reason; a rerun skips the ones already scored.
+
+Optional ``arms`` (Table 1): ``k`` samples per arm on the same problems, ``naive`` (fresh
+rollouts from the prompt), ``from_error_step`` (continue ``y_<i`` without the replacement)
+and ``with_intervention`` (continue ``[y_<i, y_int,i]``); success rates go to ``arms.json``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,8 @@ from splice.trainer.records import (
 )
 from splice.trainer.rewards import RewardWorker
 
-CANDIDATES = "candidates.jsonl"
+CANDIDATES, ARMS_FILE = "candidates.jsonl", "arms.json"
+ARMS = ("naive", "from_error_step", "with_intervention")
 
 
 @dataclass
@@ -47,6 +53,12 @@ class FilterConfig:
     seed: int = 0
     drop_leaks: bool = True
     candidates_per_batch: int = 16
+    arms: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.arms) - set(ARMS)
+        if unknown:
+            raise ValueError(f"filter arms {sorted(unknown)} are not among {ARMS}")
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(n=self.k, temperature=self.temperature, top_p=self.top_p,
@@ -138,6 +150,52 @@ def score_candidates(candidates: Sequence[Candidate], problems: dict[str, Proble
     return scores
 
 
+def arm_requests(candidates: Sequence[Candidate], problems: dict[str, Problem],
+                 arms: Sequence[str]) -> list[tuple[str, GenerationRequest]]:
+    """The prompts of each arm: one per problem (naive) or per candidate (the others)."""
+    out: list[tuple[str, GenerationRequest]] = []
+    naive: set[str] = set()
+    for c in candidates:
+        pid = c.collected.problem_id
+        text = problems[pid].problem
+        if "naive" in arms and pid not in naive:
+            naive.add(pid)
+            out.append(("naive", GenerationRequest(pid, text)))
+        if "from_error_step" in arms:
+            out.append(("from_error_step", GenerationRequest(pid, text, c.patched.prefix_ids)))
+        if "with_intervention" in arms:
+            out.append(("with_intervention", GenerationRequest(pid, text, c.patched.ids)))
+    return out
+
+
+def score_arms(candidates: Sequence[Candidate], problems: dict[str, Problem],
+               engine: RolloutEngine, reward: RewardWorker,
+               config: FilterConfig) -> dict[str, dict[str, float]]:
+    """Per arm: prompts, samples, successes and success rate (batched engine calls)."""
+    requests = arm_requests(candidates, problems, config.arms)
+    table: dict[str, dict[str, float]] = {
+        arm: {"prompts": 0, "samples": 0, "successes": 0} for arm in config.arms}
+    for start in range(0, len(requests), config.candidates_per_batch):
+        chunk = requests[start:start + config.candidates_per_batch]
+        groups = engine.generate([r for _, r in chunk], config.sampling())
+        for (arm, req), group in zip(chunk, groups, strict=True):
+            rewards = reward.score([r.text for r in group],
+                                   [problems[req.problem_id].reference_answer] * len(group))
+            row = table[arm]
+            row["prompts"] += 1
+            row["samples"] += len(group)
+            row["successes"] += sum(x > 0 for x in rewards)
+    for row in table.values():
+        row["success_rate"] = row["successes"] / row["samples"] if row["samples"] else 0.0
+    return table
+
+
+def load_arms(out_dir: Path) -> dict[str, dict[str, float]]:
+    """The arms table of ``out_dir`` ({} when the arms were not run)."""
+    path = out_dir / ARMS_FILE
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
 def filter_candidates(collected: Sequence[Collected], problems: Sequence[Problem],
                       rollouts: Sequence[Rollout], engine: RolloutEngine, reward: RewardWorker,
                       config: FilterConfig, out_dir: Path,
@@ -170,6 +228,11 @@ def filter_candidates(collected: Sequence[Collected], problems: Sequence[Problem
     for s in scores:
         reasons[s.reason or "kept"] = reasons.get(s.reason or "kept", 0) + 1
     print_table("counterfactual filter", [{"candidates": len(scores), **reasons}], show_progress)
+    if config.arms and not (out_dir / ARMS_FILE).exists():
+        table = score_arms(candidates, by_id, engine, reward, config)
+        (out_dir / ARMS_FILE).write_text(json.dumps(table, indent=2))
+        print_table("Table 1 arms", [{"arm": arm, **row} for arm, row in table.items()],
+                    show_progress)
     return scores
 
 

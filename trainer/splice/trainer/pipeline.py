@@ -94,7 +94,7 @@ def run_collect(config: RunConfig, res: Resources) -> dict[str, Any]:
 
 def run_filter(config: RunConfig, res: Resources) -> dict[str, Any]:
     from splice.trainer.collect import load_collected
-    from splice.trainer.counterfactual import filter_candidates
+    from splice.trainer.counterfactual import filter_candidates, load_arms
     from splice.trainer.mine import load_mine_result
 
     mined = load_mine_result(stage_dir(config, "mine"))
@@ -103,7 +103,10 @@ def run_filter(config: RunConfig, res: Resources) -> dict[str, Any]:
     scores = filter_candidates(collected, mined.hard_set, mined.failed_rollouts, engine,
                                res.reward, config.filter, stage_dir(config, "filter"),
                                config.show_progress)
-    return {"candidates": len(scores), "kept": sum(s.kept for s in scores)}
+    summary: dict[str, Any] = {"candidates": len(scores), "kept": sum(s.kept for s in scores)}
+    if config.filter.arms:
+        summary["arms"] = load_arms(stage_dir(config, "filter"))
+    return summary
 
 
 def run_patch(config: RunConfig, res: Resources) -> dict[str, Any]:
