@@ -21,7 +21,8 @@ norm_adv_by_std_in_grpo    True      ``scale_rewards="group"``
 =========================  ========  ===========================================================
 
 Logged every step (``grpo_log.jsonl``): reward, ``frac_reward_zero_std`` (the zero-advantage
-ratio of Fig. 8c), entropy, kl, completion length. Generation uses transformers on a CPU or
+ratio of Fig. 8c), entropy, kl, completion length; with ``eval_every`` > 0, held-out pass@k
+(Fig. 7, :mod:`splice.trainer.grpo_eval`). Generation uses transformers on a CPU or
 one GPU; ``use_vllm`` hands it to vLLM where installed.
 """
 
@@ -63,6 +64,10 @@ class GRPOStageConfig:
     seed: int = 0
     logging_steps: int = 1
     reward_timeout_s: float = 5.0
+    eval_every: int = 0
+    eval_n: int = 4
+    eval_max_tokens: int = 1024
+    held_out: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_trl(self, output_dir: Path, world_size: int = 1) -> Any:
@@ -125,19 +130,31 @@ def build_grpo_trainer(model: Any, tokenizer: Any, problems: Sequence[Problem],
 
 
 def train_grpo(model_path: Path, problems: Sequence[Problem], config: GRPOStageConfig,
-               out_dir: Path, worker: RewardWorker | None = None) -> Path:
+               out_dir: Path, worker: RewardWorker | None = None,
+               held_out: Sequence[Problem] = ()) -> Path:
     """GRPO from ``model_path``; saves the model to ``out_dir/model`` and the step log.
 
     ``worker``: a running reward worker to share (one is started and stopped otherwise).
+    ``held_out``: problems of the pass@k log every ``config.eval_every`` steps.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if config.eval_every > 0 and not held_out:
+        raise ValueError("grpo.eval_every needs held-out problems (grpo.held_out)")
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path)
     reward = MathReward(config.reward_timeout_s, worker=worker)
     try:
         trainer = build_grpo_trainer(model, tokenizer, problems, config,
                                      out_dir / "checkpoints", reward)
+        if config.eval_every > 0:
+            from splice.trainer.evaluate import EvalConfig
+            from splice.trainer.grpo_eval import PassAtKCallback
+
+            trainer.add_callback(PassAtKCallback(
+                held_out, tokenizer, reward.worker, config.eval_every,
+                EvalConfig(n=config.eval_n, max_tokens=config.eval_max_tokens,
+                           temperature=config.temperature, top_p=config.top_p, bootstrap=0)))
         trainer.train()
     finally:
         if worker is None:

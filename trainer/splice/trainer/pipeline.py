@@ -146,7 +146,9 @@ def run_grpo(config: RunConfig, res: Resources) -> dict[str, Any]:
 
     out = stage_dir(config, "grpo")
     hard_set = load_mine_result(stage_dir(config, "mine")).hard_set
-    train_grpo(patched_model(config), hard_set, config.grpo, out, res.reward)
+    held = config.grpo.held_out or config.eval_problems
+    held_out = _problems(held) if config.grpo.eval_every > 0 and held else []
+    train_grpo(patched_model(config), hard_set, config.grpo, out, res.reward, held_out)
     metrics = step_metrics(list(read_jsonl(out / "grpo_log.jsonl")))
     print_table("GRPO", metrics, config.show_progress)
     return {"steps": len(metrics)}
