@@ -8,30 +8,22 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
-from splice.trainer.engine import GenerationRequest  # noqa: E402
-from splice.trainer.hf_engine import TransformersEngine  # noqa: E402
-from splice.trainer.records import SamplingParams  # noqa: E402
-from splice.trainer.worlds.arith import TRAIN, check, generate, render_problem  # noqa: E402
-from splice.trainer.worlds.arith.build_policy import BuildConfig, train  # noqa: E402
-from splice.trainer.worlds.arith.check import read_step, split_steps  # noqa: E402
-from splice.trainer.worlds.arith.policy import (  # noqa: E402
+import torch
+from splice.trainer.engine import GenerationRequest
+from splice.trainer.hf_engine import TransformersEngine
+from splice.trainer.records import SamplingParams
+from splice.trainer.worlds.arith import TRAIN, check, generate, render_problem
+from splice.trainer.worlds.arith.build_policy import BuildConfig, train
+from splice.trainer.worlds.arith.check import read_step, split_steps
+from splice.trainer.worlds.arith.policy import (
     CHECKPOINT_DIR,
-    MANIFEST,
     ChecksumError,
     load_base_policy,
     read_manifest,
     verify_checkpoint,
 )
 
-shipped = pytest.mark.skipif(not (CHECKPOINT_DIR / MANIFEST).is_file(),
-                             reason="the base policy has not been built yet")
 
-
-@shipped
 def test_the_manifest_covers_every_file_and_records_the_build() -> None:
     manifest = verify_checkpoint()
     assert {"model.safetensors", "config.json", "tokenizer.json"} <= set(manifest["sha256"])
@@ -41,7 +33,6 @@ def test_the_manifest_covers_every_file_and_records_the_build() -> None:
     assert size < 12 * 2**20
 
 
-@shipped
 def test_a_modified_file_fails_the_checksum(tmp_path: Path) -> None:
     copy = tmp_path / "policy"
     shutil.copytree(CHECKPOINT_DIR, copy)
@@ -55,7 +46,6 @@ def test_a_modified_file_fails_the_checksum(tmp_path: Path) -> None:
         verify_checkpoint(copy)
 
 
-@shipped
 def test_the_policy_writes_a_well_formed_solution_greedily() -> None:
     model, tokenizer = load_base_policy()
     engine = TransformersEngine(model, tokenizer)
