@@ -1,0 +1,305 @@
+"""The pre-registered comparison (docs/preregistration.md): standard RL vs InT + RL on HARD.
+
+One code path for every size: ``--preset demo`` (``make demo``, a REDUCED RUN), ``smoke``
+(tests) and ``full`` (``make reproduce``). Problem sets come from the world generator; a real
+``splice serve`` (``world:arith`` default, ``symbolic``; SQLite) answers the interventions;
+the trainer's pipeline stages mine, filter, patch and run GRPO; every arm gets the same GRPO
+budget and is evaluated on the held-out HARD test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from splice.trainer.collect import CollectConfig
+from splice.trainer.config import RunConfig
+from splice.trainer.counterfactual import ARMS, FilterConfig
+from splice.trainer.evaluate import EvalConfig, EvalResult
+from splice.trainer.grpo import GRPOStageConfig
+from splice.trainer.mine import MineConfig
+from splice.trainer.patch import PatchDataConfig
+from splice.trainer.records import Problem, write_jsonl
+from splice.trainer.sft import SFTStageConfig
+from splice.trainer.worlds.arith.generate import HARD, TRAIN, generate_many
+from splice.trainer.worlds.arith.policy import CHECKPOINT_DIR, verify_checkpoint
+from splice.trainer.worlds.arith.requests import to_problem
+from splice.trainer.worlds.arith.spec import ProblemSpec
+
+STANDARD, INT = "(i) standard RL", "(iii) InT + RL"
+ARM_NAMES = {"base": "(0) base", "standard_rl": STANDARD, "int_rl": INT,
+             "int_rl_mix": "(iii') InT + RL on mix", "int_nofilter_rl": "(iv) InT, no filter + RL"}
+ORACLES = {"world": {"backend": "world:arith"},
+           "symbolic": {"backend": "symbolic", "options": {"workers": 1, "time_limit_s": 5}}}
+
+
+@dataclass
+class ExperimentConfig:
+    """Sizes, seeds and hyper-parameters of one comparison (the presets below)."""
+
+    preset: str = "demo"
+    label: str = "REDUCED RUN"
+    hard_pool: int = 128
+    easy: int = 64
+    test: int = 64
+    pool_seed: int = 1_000_000
+    easy_seed: int = 2_000_000
+    test_seed: int = 3_000_000
+    mine_n: int = 16
+    eval_n: int = 16
+    max_tokens: int = 160
+    rollouts_per_problem: int = 2
+    filter_k: int = 8
+    sft_lr: float = 3.0e-4
+    sft_epochs: float = 4
+    grpo_steps: int = 12
+    grpo_prompts: int = 8
+    grpo_generations: int = 8
+    grpo_lr: float = 2.0e-5
+    seeds: list[int] = field(default_factory=lambda: [0])
+    arms: list[str] = field(default_factory=lambda: ["standard_rl", "int_rl"])
+    bootstrap: int = 1000
+    show_progress: bool = True
+
+
+PRESETS: dict[str, ExperimentConfig] = {
+    "demo": ExperimentConfig(),
+    "smoke": ExperimentConfig(preset="smoke", hard_pool=3, easy=2, test=3, mine_n=2, eval_n=2,
+                              max_tokens=96, rollouts_per_problem=1, filter_k=2, sft_epochs=1,
+                              grpo_steps=1, grpo_prompts=2, grpo_generations=2, bootstrap=50,
+                              show_progress=False),
+    "full": ExperimentConfig(preset="full", label="FULL RUN", hard_pool=1000, easy=400,
+                             test=200, mine_n=32, eval_n=64, rollouts_per_problem=2,
+                             filter_k=16, sft_epochs=8, grpo_steps=200, grpo_prompts=16,
+                             grpo_generations=16, seeds=[0, 1, 2],
+                             arms=["standard_rl", "int_rl", "int_rl_mix", "int_nofilter_rl"],
+                             bootstrap=2000),
+}
+
+
+def problem_sets(cfg: ExperimentConfig) -> dict[str, list[ProblemSpec]]:
+    """HARD pool (to mine), easy TRAIN problems (the mix) and the held-out HARD test set."""
+    pool = generate_many(cfg.hard_pool, seed=cfg.pool_seed, config=HARD)
+    seen = {to_problem(s).problem_id for s in pool}
+    test = [s for s in generate_many(cfg.test, seed=cfg.test_seed, config=HARD)
+            if to_problem(s).problem_id not in seen]
+    return {"hard_pool": pool, "easy": generate_many(cfg.easy, seed=cfg.easy_seed,
+                                                     config=TRAIN), "test": test}
+
+
+def run_config(cfg: ExperimentConfig, root: Path, data: Path, address: str, seed: int,
+               filtered: bool = True) -> RunConfig:
+    """The trainer pipeline's configuration for the InT arms of one seed."""
+    rl = cfg.grpo_prompts * cfg.grpo_generations
+    return RunConfig(
+        run_dir=str(root), model=str(CHECKPOINT_DIR), problems=str(data / "hard_pool.jsonl"),
+        eval_problems=str(data / "test.jsonl"), show_progress=cfg.show_progress,
+        engine_batch_size=128,
+        mine=MineConfig(n=cfg.mine_n, temperature=1.0, top_p=1.0, top_k=0,
+                        max_tokens=cfg.max_tokens, seed=0),
+        collect=CollectConfig(server=address, rollouts_per_problem=cfg.rollouts_per_problem,
+                              concurrency=4, categorize=True, timeout_s=120),
+        filter=FilterConfig(enabled=filtered, k=cfg.filter_k, temperature=1.0, top_p=1.0,
+                            top_k=0, max_tokens=cfg.max_tokens, seed=seed, arms=list(ARMS)),
+        patch=PatchDataConfig(mode="prefix", clone_suffix=False),
+        sft=SFTStageConfig(use_lora=False, learning_rate=cfg.sft_lr,
+                           num_train_epochs=cfg.sft_epochs, effective_batch_size=8,
+                           per_device_train_batch_size=8, seed=seed),
+        grpo=GRPOStageConfig(train_batch_size=cfg.grpo_prompts,
+                             ppo_mini_batch_size=cfg.grpo_prompts,
+                             rollout_n=cfg.grpo_generations, learning_rate=cfg.grpo_lr,
+                             temperature=1.0, top_p=1.0, per_device_train_batch_size=rl,
+                             max_completion_length=cfg.max_tokens, max_steps=cfg.grpo_steps,
+                             seed=seed),
+        evaluate=EvalConfig(n=cfg.eval_n, temperature=1.0, top_p=1.0, top_k=0,
+                            max_tokens=cfg.max_tokens, seed=10_000 + seed,
+                            bootstrap=cfg.bootstrap, problems_per_batch=8),
+    )
+
+
+class WorldClient:
+    """An SDK client that adds each problem's ``world_spec`` option (requests.py) to the
+    collector's requests, so the ``world:arith`` oracle never parses the wording."""
+
+    def __init__(self, client: Any, specs: Iterable[ProblemSpec]) -> None:
+        from splice.trainer.worlds.arith.requests import world_options
+
+        self._client = client
+        self._options = {to_problem(s).problem_id: world_options(s) for s in specs}
+
+    def intervene_many(self, requests: Iterable[Any], **kwargs: Any) -> list[Any]:
+        tagged = [dataclasses.replace(r, options={**self._options[r.problem_id],
+                                                  **dict(r.options or {})}) for r in requests]
+        return list(self._client.intervene_many(tagged, **kwargs))
+
+
+def run_collect(config: RunConfig, specs: Sequence[ProblemSpec]) -> None:
+    """The pipeline's collect stage through :class:`WorldClient` (same outputs and marker)."""
+    import json
+
+    from splice.sdk import Client
+    from splice.trainer.collect import collect_interventions
+    from splice.trainer.mine import load_mine_result
+    from splice.trainer.pipeline import DONE, is_done, stage_dir
+
+    if is_done(config, "collect"):
+        return
+    mined = load_mine_result(stage_dir(config, "mine"))
+    c = config.collect
+    with Client(c.server, client_id=c.client_id, timeout=c.timeout_s) as client:
+        result = collect_interventions(mined.hard_set, mined.failed_rollouts,
+                                       WorldClient(client, specs), c,
+                                       stage_dir(config, "collect"), config.show_progress)
+    if result.errors:
+        raise RuntimeError(f"collect: {result.errors} requests failed; run it again to retry")
+    (stage_dir(config, "collect") / DONE).write_text(json.dumps(
+        {"interventions": len(result.interventions), "by_status": result.by_status}))
+
+
+def rl(start: Path, problems: Sequence[Problem], config: RunConfig, out: Path,
+       res: Any) -> Path:
+    """GRPO (the pipeline's stage config and trainer) from ``start`` on ``problems``."""
+    from splice.trainer.grpo import train_grpo
+
+    if not (out / "model" / "config.json").exists():
+        train_grpo(start, problems, config.grpo, out, res.reward)
+    return out / "model"
+
+
+def evaluate_arm(model: Path, test: Sequence[Problem], config: RunConfig, out: Path, name: str,
+                 res: Any) -> EvalResult:
+    """pass@k on the test set (cached in ``out/<name>.json``)."""
+    from splice.trainer.evaluate import evaluate, load_eval, save_eval
+    from splice.trainer.hf_engine import TransformersEngine
+
+    if not (out / f"{name}.json").exists():
+        engine = TransformersEngine.from_pretrained(model, max_batch_size=128)
+        save_eval(evaluate(test, engine, res.reward, config.evaluate, config.show_progress),
+                  out, name)
+    return load_eval(out, name)
+
+
+def run_seed(cfg: ExperimentConfig, out: Path, address: str, seed: int,
+             specs: dict[str, list[ProblemSpec]]) -> tuple[dict[str, EvalResult], dict[str, Any]]:
+    """Every arm of one seed; returns the evaluations and the InT stages' numbers."""
+    from splice.trainer.counterfactual import load_arms, load_scores
+    from splice.trainer.mine import load_mine_result
+    from splice.trainer.patch import load_patch_dataset
+    from splice.trainer.pipeline import Resources, patched_model, run_stage, stage_dir
+
+    data, shared = out / "data", out / "shared"
+    base_cfg = run_config(cfg, shared, data, address, seed=0)
+    int_cfg = run_config(cfg, out / f"seed{seed}" / "int", data, address, seed)
+    test = [to_problem(s) for s in specs["test"]]
+    easy = [to_problem(s) for s in specs["easy"]]
+    with Resources(int_cfg) as res:
+        run_stage(base_cfg, "mine", resources=res)  # shared by every seed and arm
+        run_collect(base_cfg, specs["hard_pool"])
+        hard = load_mine_result(stage_dir(base_cfg, "mine")).hard_set
+        configs = {"int_rl": int_cfg}
+        if "int_nofilter_rl" in cfg.arms:
+            configs["int_nofilter_rl"] = run_config(
+                cfg, out / f"seed{seed}" / "int_nofilter", data, address, seed, filtered=False)
+        for config in configs.values():
+            for stage in ("mine", "collect"):
+                if not stage_dir(config, stage).exists():
+                    shutil.copytree(stage_dir(base_cfg, stage), stage_dir(config, stage))
+            run_stage(config, "filter", resources=res)
+            run_stage(config, "patch", resources=res)
+        evals_dir = out / f"seed{seed}" / "eval"
+        models = {"base": CHECKPOINT_DIR}
+        for arm in cfg.arms:
+            if arm == "standard_rl":
+                models[arm] = rl(CHECKPOINT_DIR, [*hard, *easy], int_cfg,
+                                 out / f"seed{seed}" / "standard_rl", res)
+            elif arm == "int_rl_mix":
+                models[arm] = rl(patched_model(int_cfg), [*hard, *easy], int_cfg,
+                                 out / f"seed{seed}" / "int_rl_mix", res)
+            else:
+                run_stage(configs[arm], "grpo", resources=res)  # the pipeline: hard set only
+                models[arm] = stage_dir(configs[arm], "grpo") / "model"
+        evals = {arm: evaluate_arm(m, test, int_cfg, evals_dir, arm, res)
+                 for arm, m in models.items()}
+    filt = stage_dir(int_cfg, "filter")
+    info = {"table1": load_arms(filt), "kept": sum(s.kept for s in load_scores(filt)),
+            "interventions": sum(1 for _ in (stage_dir(int_cfg, "collect") /
+                                             "interventions.jsonl").open()),
+            "patch_examples": len(load_patch_dataset(stage_dir(int_cfg, "patch"))),
+            "hard": len(hard), "easy": len(easy), "test": len(test)}
+    return evals, info
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run_experiment(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
+    """Problem sets → server → every seed's arms → results.json, pass_at_k.png, report.md."""
+    import torch
+    from splice.server.testing import start_server_process
+    from splice.trainer.worlds.arith.experiment_report import (
+        arm_summary,
+        bootstrap_pass,
+        write_outputs,
+    )
+
+    torch.set_num_threads(1)
+    started = time.monotonic()
+    verify_checkpoint()
+    out = out.resolve()  # the server runs in its own working directory
+    out.mkdir(parents=True, exist_ok=True)
+    specs = problem_sets(cfg)
+    (out / "data").mkdir(exist_ok=True)
+    for name, group in specs.items():
+        write_jsonl(out / "data" / f"{name}.jsonl", [to_problem(s) for s in group])
+    server = start_server_process({"oracles": ORACLES, "default_oracle": "world"},
+                                  out / "server")
+    try:
+        per_seed = [run_seed(cfg, out, server.address, s, specs) for s in cfg.seeds]
+    finally:
+        server.terminate()
+    arms = ["base", *cfg.arms]
+    runs = {arm: [evals[arm] for evals, _ in per_seed] for arm in arms}
+    info = per_seed[0][1]
+    k = cfg.eval_n
+    diff = bootstrap_pass(runs["int_rl"], k, minus=runs["standard_rl"],
+                          bootstrap=cfg.bootstrap)
+    results: dict[str, Any] = {
+        "label": cfg.label, "config": dataclasses.asdict(cfg), "commit": _commit(),
+        "arms": {ARM_NAMES[a]: arm_summary(runs[a], cfg.bootstrap, 0.95) for a in arms},
+        "diff": {"minuend": INT, "subtrahend": STANDARD, "k": k, **diff},
+        "sets": {"hard_pool": len(specs["hard_pool"]), "hard": info["hard"],
+                 "easy": info["easy"], "test": info["test"]},
+        "rl_budget": f"{cfg.grpo_steps} GRPO steps × {cfg.grpo_prompts} prompts × "
+                     f"{cfg.grpo_generations} generations",
+        "table1": info["table1"], "kept": info["kept"], "interventions": info["interventions"],
+        "patch_examples": info["patch_examples"], "wall_s": time.monotonic() - started,
+    }
+    write_outputs(results, out, cfg.show_progress)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="demo")
+    parser.add_argument("--full", action="store_true", help="same as --preset full")
+    parser.add_argument("--run-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    preset = "full" if args.full else args.preset
+    run_experiment(PRESETS[preset], args.run_dir or Path("runs") / preset)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""The comparison's numbers, table, pass@k plot and Markdown report, all from ``results.json``.
+
+Confidence intervals resample seeds, then problems within each seed (the pre-registered
+paired bootstrap); with one seed this is the usual bootstrap over problems.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from splice.trainer.evaluate import EvalResult, pass_at_k
+from splice.trainer.progress import print_table
+
+RESULTS, PLOT, REPORT = "results.json", "pass_at_k.png", "report.md"
+
+
+def _mean(n: int, counts: Sequence[int], k: int) -> float:
+    return sum(pass_at_k(n, c, k) for c in counts) / len(counts) if counts else 0.0
+
+
+def bootstrap_pass(runs: Sequence[EvalResult], k: int, minus: Sequence[EvalResult] = (),
+                   bootstrap: int = 1000, confidence: float = 0.95,
+                   seed: int = 0) -> dict[str, float]:
+    """Mean pass@k over seeds (minus ``minus``'s, paired by seed and problem) and its CI."""
+    ids = [p for p in runs[0].correct if all(p in r.correct for r in [*runs, *minus])]
+
+    def value(seeds: Sequence[int], picks: Sequence[Sequence[str]]) -> float:
+        total = 0.0
+        for s, pids in zip(seeds, picks, strict=True):
+            total += _mean(runs[s].n, [runs[s].correct[p] for p in pids], k)
+            if minus:
+                total -= _mean(minus[s].n, [minus[s].correct[p] for p in pids], k)
+        return total / len(seeds)
+
+    all_seeds = list(range(len(runs)))
+    point = value(all_seeds, [ids] * len(runs))
+    rng = random.Random(seed)
+    draws = []
+    for _ in range(bootstrap if ids else 0):
+        seeds = [rng.choice(all_seeds) for _ in all_seeds]
+        draws.append(value(seeds, [[rng.choice(ids) for _ in ids] for _ in seeds]))
+    draws.sort()
+    lo = int((1 - confidence) / 2 * (len(draws) - 1)) if draws else 0
+    low, high = (draws[lo], draws[len(draws) - 1 - lo]) if draws else (point, point)
+    return {"value": point, "ci_low": low, "ci_high": high}
+
+
+def arm_summary(runs: Sequence[EvalResult], bootstrap: int, confidence: float) -> dict[str, Any]:
+    """pass@k for k = 1..K (mean over seeds) with CIs, and problems solved at least once."""
+    n = min(r.n for r in runs)
+    return {"n": n, "pass_at": {str(k): bootstrap_pass(runs, k, bootstrap=bootstrap,
+                                                       confidence=confidence)
+                                for k in range(1, n + 1)},
+            "solved_at_least_once": sum(r.solved_at_least_once for r in runs) / len(runs)}
+
+
+def table_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per arm: pass@1, pass@K with its CI, problems solved at least once."""
+    rows = []
+    for arm, summary in results["arms"].items():
+        k = str(summary["n"])
+        one, top = summary["pass_at"]["1"], summary["pass_at"][k]
+        rows.append({"arm": arm, "pass@1": f"{one['value']:.3f}",
+                     f"pass@{k}": f"{top['value']:.3f}",
+                     f"pass@{k} 95% CI": f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}]",
+                     "solved ≥1 (of test)": f"{summary['solved_at_least_once']:.1f}"})
+    return rows
+
+
+def write_plot(results: Mapping[str, Any], path: Path) -> None:
+    """pass@k curves, one per arm, with the CI as a band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for arm, summary in results["arms"].items():
+        ks = sorted(int(k) for k in summary["pass_at"])
+        rows = [summary["pass_at"][str(k)] for k in ks]
+        ax.plot(ks, [r["value"] for r in rows], marker="o", label=arm)
+        ax.fill_between(ks, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], alpha=0.15)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k")
+    ax.set_ylabel("pass@k (held-out HARD test set)")
+    ax.set_title(f"{results['label']}: pass@k per arm")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(r[h]) for h in head) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render_report(results: Mapping[str, Any]) -> str:
+    """The Markdown report (every number comes from ``results``)."""
+    diff = results["diff"]
+    verdict = "CI > 0: the claim holds" if diff["ci_low"] > 0 else "CI includes 0: no claim"
+    table1 = results["table1"]
+    t1_rows = [{"arm": arm, "prompts": int(v["prompts"]), "samples": int(v["samples"]),
+                "success rate": f"{v['success_rate']:.3f}"} for arm, v in table1.items()]
+    cfg = results["config"]
+    parts = [
+        f"# {results['label']}: InT vs standard RL in the arith world",
+        "",
+        f"**{results['label']}** — {cfg['preset']} preset; not the pre-registered comparison "
+        "(docs/preregistration.md)." if results["label"] == "REDUCED RUN" else
+        f"Preset {cfg['preset']} (docs/preregistration.md).",
+        "",
+        f"Held-out HARD test set: {results['sets']['test']} problems, "
+        f"{cfg['eval_n']} samples each. HARD train set: {results['sets']['hard']} of "
+        f"{results['sets']['hard_pool']} mined problems had 0 of {cfg['mine_n']} correct; "
+        f"easy mix: {results['sets']['easy']} TRAIN problems. RL budget per arm: "
+        f"{results['rl_budget']}.",
+        "",
+        "## pass@k on the held-out HARD test set",
+        "",
+        _markdown_table(table_rows(results)),
+        "",
+        f"![pass@k]({PLOT})",
+        "",
+        f"## Paired difference {diff['minuend']} − {diff['subtrahend']}, pass@{diff['k']}",
+        "",
+        f"{diff['value']:+.3f} (95% CI [{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}], "
+        f"paired bootstrap over seeds then problems) — {verdict}.",
+        "",
+        "## Table 1 analogue (counterfactual filter, base policy)",
+        "",
+        _markdown_table(t1_rows) if t1_rows else "(no arms recorded)",
+        "",
+        f"Interventions: {results['interventions']}; kept by the filter: "
+        f"{results['kept']}; patch examples: {results['patch_examples']}.",
+        "",
+        "## Run",
+        "",
+        f"- seeds: {cfg['seeds']} (problem sets: pool {cfg['pool_seed']}, easy "
+        f"{cfg['easy_seed']}, test {cfg['test_seed']})",
+        f"- commit: {results['commit']}",
+        f"- wall time: {results['wall_s']:.0f} s",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def write_outputs(results: dict[str, Any], out: Path, show: bool = True) -> None:
+    """results.json, pass_at_k.png and report.md; prints the table."""
+    (out / RESULTS).write_text(json.dumps(results, indent=2))
+    write_plot(results, out / PLOT)
+    (out / REPORT).write_text(render_report(results))
+    print_table(f"{results['label']}: held-out HARD pass@k", table_rows(results), show)
+    d = results["diff"]
+    print_table("paired difference", [{
+        "diff": f"{d['minuend']} − {d['subtrahend']}", "k": d["k"], "value": d["value"],
+        "95% CI": f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"}], show)
