@@ -29,3 +29,13 @@ test:  ## set up and run the whole test suite
 
 serve:  ## run the server on its embedded default (symbolic oracle, SQLite)
 	.venv/bin/splice serve
+
+.PHONY: reproduce
+
+demo:  ## REDUCED RUN of the InT vs standard-RL comparison into runs/demo (~15 min, 2 CPUs)
+	test -x $(PY) || bash scripts/setup.sh
+	$(PY) -m splice.trainer.worlds.arith.experiment --preset demo --run-dir runs/demo
+
+reproduce:  ## the full pre-registered comparison (docs/preregistration.md; hours, not in CI)
+	test -x $(PY) || bash scripts/setup.sh
+	$(PY) -m splice.trainer.worlds.arith.experiment --full --run-dir runs/full
