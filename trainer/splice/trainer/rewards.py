@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import re
 import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
@@ -54,6 +55,17 @@ def math_reward(completion: str, reference_answer: str) -> float:
     gold = parse(_as_boxed(reference_answer))
     pred = parse(f"\\boxed{{{boxed}}}")
     return 1.0 if gold and pred and verify(gold, pred) else 0.0
+
+
+_INTEGER = re.compile(r"-?\d+")
+
+
+def _integer_verdict(boxed: str, reference: str) -> float | None:
+    """The verdict when both answers are plain integers (exact, no sympy), else None."""
+    a, b = boxed.strip().strip("$ "), reference.strip().strip("$ ")
+    if _INTEGER.fullmatch(a) and _INTEGER.fullmatch(b):
+        return 1.0 if int(a) == int(b) else 0.0
+    return None
 
 
 def _serve(conn: Connection, check: Callable[[str, str], float]) -> None:
@@ -126,6 +138,10 @@ class RewardWorker:
                     rewards.append(0.0)
                     continue
                 key = (boxed if by_boxed else completion, reference)
+                if key not in seen and by_boxed:
+                    quick = _integer_verdict(boxed, reference)
+                    if quick is not None:
+                        seen[key] = quick
                 if key not in seen:
                     seen[key] = self._check_one(
                         f"\\boxed{{{boxed}}}" if by_boxed else completion, reference)
