@@ -54,6 +54,7 @@ class ExperimentConfig:
     test_seed: int = 3_000_000
     mine_n: int = 16
     eval_n: int = 16
+    decision_k: int = 0  # pass@k of the verdict; 0: k = eval_n
     max_tokens: int = 160
     rollouts_per_problem: int = 2
     filter_k: int = 8
@@ -76,7 +77,7 @@ PRESETS: dict[str, ExperimentConfig] = {
                               grpo_steps=1, grpo_prompts=2, grpo_generations=2, bootstrap=50,
                               show_progress=False),
     "full": ExperimentConfig(preset="full", label="FULL RUN", hard_pool=1000, easy=400,
-                             test=200, mine_n=32, eval_n=64, rollouts_per_problem=2,
+                             test=200, mine_n=32, eval_n=64, decision_k=32, rollouts_per_problem=2,
                              filter_k=16, sft_epochs=8, grpo_steps=200, grpo_prompts=16,
                              grpo_generations=16, seeds=[0, 1, 2],
                              arms=["standard_rl", "int_rl", "int_rl_mix", "int_nofilter_rl"],
@@ -272,7 +273,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
     arms = ["base", *cfg.arms]
     runs = {arm: [evals[arm] for evals, _ in per_seed] for arm in arms}
     info = per_seed[0][1]
-    k = cfg.eval_n
+    k = cfg.decision_k or cfg.eval_n
     diff = bootstrap_pass(runs["int_rl"], k, minus=runs["standard_rl"],
                           bootstrap=cfg.bootstrap)
     results: dict[str, Any] = {
