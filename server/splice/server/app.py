@@ -132,12 +132,13 @@ async def start_server(settings: Settings) -> RunningServer:
         serving = health_pb2.HealthCheckResponse.SERVING
         await health_servicer.set("", serving)
         await health_servicer.set(SERVICE_NAME, serving)
-    log.info("listening", extra={"address": f"{settings.host}:{port}",
-                                 "store": settings.store_url.split("://")[0],
-                                 "oracles": sorted(settings.oracles),
-                                 "tls": "mtls" if settings.tls.client_ca_file else
-                                 "tls" if settings.tls.enabled else "off",
-                                 "worker": settings.worker_index})
+    log.info("listening on %s:%d", settings.host, port,
+             extra={"address": f"{settings.host}:{port}",
+                    "store": settings.store_url.split("://")[0],
+                    "oracles": sorted(settings.oracles),
+                    "tls": "mtls" if settings.tls.client_ca_file else
+                    "tls" if settings.tls.enabled else "off",
+                    "worker": settings.worker_index})
     return RunningServer(server=server, engine=engine, health=health_servicer, port=port,
                          ledger=ledger, review=review,
                          metrics_port=endpoint.port if endpoint else None,
