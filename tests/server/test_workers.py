@@ -66,7 +66,7 @@ def test_two_workers_share_port_and_store(shared_store_url: str, tmp_path: Path)
             c.close()
         assert server.terminate() == 0, server.log()[-3000:]
     log = server.log()
-    assert log.count('"message": "listening"') == 2, log[-3000:]
+    assert log.count('"message": "listening on') == 2, log[-3000:]
 
 
 def test_a_crashed_worker_is_restarted(tmp_path: Path) -> None:
