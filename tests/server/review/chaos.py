@@ -128,16 +128,17 @@ def run_chaos(store_url: str, workdir: Path, *, tasks: int, workers: int, overla
                 if now >= until:
                     procs[slot].send_signal(signal.SIGCONT)
                     del paused[slot]
-            slot = rng.randrange(workers)
-            if slot not in paused and report_kills < kills and rng.random() < 0.5:
-                procs[slot].kill()
-                procs[slot].wait()
-                spawn(slot)
-                report_kills += 1
-            elif slot not in paused and report_pauses < pauses:
-                procs[slot].send_signal(signal.SIGSTOP)
-                paused[slot] = now + lease_s * rng.uniform(1.3, 2.0)
-                report_pauses += 1
+            # Up to three events per round: all of them land early, even on a fast run.
+            for slot in rng.sample(range(workers), 3):
+                if slot not in paused and report_kills < kills and rng.random() < 0.5:
+                    procs[slot].kill()
+                    procs[slot].wait()
+                    spawn(slot)
+                    report_kills += 1
+                elif slot not in paused and report_pauses < pauses:
+                    procs[slot].send_signal(signal.SIGSTOP)
+                    paused[slot] = now + lease_s * rng.uniform(1.3, 2.0)
+                    report_pauses += 1
             time.sleep(0.1)
         seconds = time.monotonic() - started
         stop.touch()
