@@ -7,20 +7,42 @@ import dataclasses
 import json
 from pathlib import Path
 
-from splice.trainer.worlds.arith.experiment import INT, PRESETS, STANDARD, run_experiment
-from splice.trainer.worlds.arith.experiment_report import PLOT, REPORT, RESULTS, table_rows
+from splice.trainer.worlds.arith.experiment import (
+    ALL_ARMS,
+    ARM_NAMES,
+    PRESETS,
+    run_experiment,
+)
+from splice.trainer.worlds.arith.experiment_report import (
+    PLOT,
+    REPORT,
+    RESULTS,
+    aux_rows,
+    table_rows,
+)
 
 
 def test_smoke_experiment_writes_agreeing_outputs(tmp_path: Path) -> None:
-    config = dataclasses.replace(PRESETS["smoke"])
+    config = dataclasses.replace(PRESETS["smoke"], arms=list(ALL_ARMS))
     results = run_experiment(config, tmp_path)
     assert json.loads((tmp_path / RESULTS).read_text()) == results
     assert (tmp_path / PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (tmp_path / REPORT).read_text()
     assert "REDUCED RUN" in report
-    assert set(results["arms"]) == {"(0) base", STANDARD, INT}
-    for row in table_rows(results):  # every table row, verbatim
+    assert list(results["arms"]) == [ARM_NAMES[a] for a in ["base", *ALL_ARMS]]
+    for row in [*table_rows(results), *aux_rows(results)]:  # every table row, verbatim
         assert "| " + " | ".join(str(v) for v in row.values()) + " |" in report
+    for arm in results["arms"]:  # every arm also evaluated on the training and standard sets
+        for name in ("hard_train", "standard"):
+            assert results["aux"][name][arm]["n"] == config.aux_n
+    costs = results["costs"]
+    assert costs["(0) base"] == {"sft_tokens": 0, "filter_rollouts": 0}
+    assert costs[ARM_NAMES["standard_rl"]]["sft_tokens"] == 0
+    for arm in ("distill_rl", "int_rl", "prefix_rl", "int_nofilter_rl"):
+        assert costs[ARM_NAMES[arm]]["sft_tokens"] > 0, arm
+    # the prefix-alone control clones fewer tokens than InT's prefix + intervention
+    assert costs[ARM_NAMES["prefix_rl"]]["sft_tokens"] < costs[ARM_NAMES["int_rl"]]["sft_tokens"]
+    assert costs[ARM_NAMES["int_nofilter_rl"]]["filter_rollouts"] == 0
     diff = results["diff"]
     assert diff["k"] == config.eval_n and f"{diff['value']:+.3f} (95% CI " \
         f"[{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}]" in report

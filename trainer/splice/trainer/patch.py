@@ -5,7 +5,10 @@ exactly the policy's sampled ids. By default nothing follows the replacement: no
 EOS or end-of-turn, so the model learns to *continue* after the intervention on its own.
 Ablations of Table 1: ``clone_suffix`` ("+ suffix": also clone the filter's successful
 continuation, with its end-of-turn) and ``mode="intervention_only"`` ("+ no prefix": the
-prefix moves into the prompt and only the intervention carries loss).
+prefix moves into the prompt and only the intervention carries loss). The control
+``mode="prefix_alone"`` clones the on-policy prefix with no intervention after it (an example
+whose prefix is empty is dropped): it shows what the patch gains over SFT on the policy's own
+text.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from splice.trainer.patching import patched_completion
 from splice.trainer.records import CandidateScore, Problem, Rollout, read_jsonl, write_jsonl
 
 PATCH_DATASET = "patch_dataset.jsonl"
-MODES = ("prefix", "intervention_only")
+MODES = ("prefix", "intervention_only", "prefix_alone")
 
 
 @dataclass
@@ -47,8 +50,12 @@ def patch_example(tokenizer: Any, problem: Problem, rollout: Rollout, collected:
                        if (r.location, r.content) == (score.location, score.content))
     patched = patched_completion(tokenizer, rollout, collected.intervention, replacement)
     prompt = prompt_ids(tokenizer, problem.problem)
-    completion = list(patched.ids) + (list(score.suffix_ids) if config.clone_suffix else [])
-    unmasked = len(prompt) if config.mode == "prefix" else len(prompt) + len(patched.prefix_ids)
+    if config.mode == "prefix_alone":
+        completion = list(patched.prefix_ids)
+    else:
+        completion = list(patched.ids) + (list(score.suffix_ids) if config.clone_suffix else [])
+    unmasked = len(prompt) + (len(patched.prefix_ids) if config.mode == "intervention_only"
+                              else 0)
     input_ids = prompt + completion
     return {
         "problem_id": problem.problem_id, "request_id": score.request_id,
@@ -75,8 +82,10 @@ def build_patch_dataset(scores: Sequence[CandidateScore], collected: Sequence[Co
         if rollout.provenance.tokenizer_hash not in ("", current):
             raise TokenizerMismatch(f"rollout {rollout.rollout_id} was sampled with tokenizer "
                                     f"{rollout.provenance.tokenizer_hash}, not {current}")
-        examples.append(patch_example(tokenizer, by_problem[score.problem_id], rollout,
-                                      by_request[score.request_id], score, config))
+        example = patch_example(tokenizer, by_problem[score.problem_id], rollout,
+                                by_request[score.request_id], score, config)
+        if any(example["completion_mask"]):
+            examples.append(example)
     return examples
 
 

@@ -34,8 +34,13 @@ from splice.trainer.worlds.arith.requests import to_problem
 from splice.trainer.worlds.arith.spec import ProblemSpec
 
 STANDARD, INT = "(i) standard RL", "(iii) InT + RL"
-ARM_NAMES = {"base": "(0) base", "standard_rl": STANDARD, "int_rl": INT,
-             "int_rl_mix": "(iii') InT + RL on mix", "int_nofilter_rl": "(iv) InT, no filter + RL"}
+ARM_NAMES = {"base": "(0) base", "standard_rl": STANDARD,
+             "distill_rl": "(ii) distill unseen-style refs + RL", "int_rl": INT,
+             "int_rl_mix": "(iii') InT + RL on mix",
+             "prefix_rl": "(iv) SFT on prefix alone + RL",
+             "int_nofilter_rl": "(iv) InT, no filter + RL"}
+ALL_ARMS = ["standard_rl", "distill_rl", "int_rl", "int_rl_mix", "prefix_rl",
+            "int_nofilter_rl"]
 ORACLES = {"world": {"backend": "world:arith"},
            "symbolic": {"backend": "symbolic", "options": {"workers": 1, "time_limit_s": 5}}}
 
@@ -52,6 +57,9 @@ class ExperimentConfig:
     pool_seed: int = 1_000_000
     easy_seed: int = 2_000_000
     test_seed: int = 3_000_000
+    standard: int = 32  # a held-out TRAIN-preset set: does an arm lose skills it had?
+    standard_seed: int = 5_000_000
+    aux_n: int = 8  # samples per problem on the training hard set and the standard set
     mine_n: int = 16
     eval_n: int = 16
     decision_k: int = 0  # pass@k of the verdict; 0: k = eval_n
@@ -75,13 +83,13 @@ PRESETS: dict[str, ExperimentConfig] = {
     "smoke": ExperimentConfig(preset="smoke", hard_pool=3, easy=2, test=3, mine_n=2, eval_n=2,
                               max_tokens=96, rollouts_per_problem=1, filter_k=2, sft_epochs=1,
                               grpo_steps=1, grpo_prompts=2, grpo_generations=2, bootstrap=50,
+                              standard=2, aux_n=2,
                               show_progress=False),
     "full": ExperimentConfig(preset="full", label="FULL RUN", hard_pool=1000, easy=400,
                              test=200, mine_n=32, eval_n=64, decision_k=32, rollouts_per_problem=2,
                              filter_k=16, sft_epochs=8, grpo_steps=200, grpo_prompts=16,
                              grpo_generations=16, seeds=[0, 1, 2],
-                             arms=["standard_rl", "int_rl", "int_rl_mix", "int_nofilter_rl"],
-                             bootstrap=2000),
+                             standard=200, aux_n=16, arms=list(ALL_ARMS), bootstrap=2000),
 }
 
 
@@ -91,12 +99,16 @@ def problem_sets(cfg: ExperimentConfig) -> dict[str, list[ProblemSpec]]:
     seen = {to_problem(s).problem_id for s in pool}
     test = [s for s in generate_many(cfg.test, seed=cfg.test_seed, config=HARD)
             if to_problem(s).problem_id not in seen]
-    return {"hard_pool": pool, "easy": generate_many(cfg.easy, seed=cfg.easy_seed,
-                                                     config=TRAIN), "test": test}
+    taken = seen | {to_problem(s).problem_id for s in test}
+    easy = generate_many(cfg.easy, seed=cfg.easy_seed, config=TRAIN)
+    taken |= {to_problem(s).problem_id for s in easy}
+    standard = [s for s in generate_many(cfg.standard, seed=cfg.standard_seed, config=TRAIN)
+                if to_problem(s).problem_id not in taken]
+    return {"hard_pool": pool, "easy": easy, "test": test, "standard": standard}
 
 
 def run_config(cfg: ExperimentConfig, root: Path, data: Path, address: str, seed: int,
-               filtered: bool = True) -> RunConfig:
+               filtered: bool = True, patch_mode: str = "prefix") -> RunConfig:
     """The trainer pipeline's configuration for the InT arms of one seed."""
     rl = cfg.grpo_prompts * cfg.grpo_generations
     return RunConfig(
@@ -109,7 +121,7 @@ def run_config(cfg: ExperimentConfig, root: Path, data: Path, address: str, seed
                               concurrency=4, categorize=True, timeout_s=120),
         filter=FilterConfig(enabled=filtered, k=cfg.filter_k, temperature=1.0, top_p=1.0,
                             top_k=0, max_tokens=cfg.max_tokens, seed=seed, arms=list(ARMS)),
-        patch=PatchDataConfig(mode="prefix", clone_suffix=False),
+        patch=PatchDataConfig(mode=patch_mode, clone_suffix=False),
         sft=SFTStageConfig(use_lora=False, learning_rate=cfg.sft_lr,
                            num_train_epochs=cfg.sft_epochs, effective_batch_size=8,
                            per_device_train_batch_size=8, seed=seed),
@@ -175,65 +187,117 @@ def rl(start: Path, problems: Sequence[Problem], config: RunConfig, out: Path,
 
 
 def evaluate_arm(model: Path, test: Sequence[Problem], config: RunConfig, out: Path, name: str,
-                 res: Any) -> EvalResult:
-    """pass@k on the test set (cached in ``out/<name>.json``)."""
+                 res: Any, n: int | None = None) -> EvalResult:
+    """pass@k on ``test`` with ``n`` samples (default: the verdict's), cached in
+    ``out/<name>.json``."""
     from splice.trainer.evaluate import evaluate, load_eval, save_eval
     from splice.trainer.hf_engine import TransformersEngine
 
     if not (out / f"{name}.json").exists():
         engine = TransformersEngine.from_pretrained(model, max_batch_size=128)
-        save_eval(evaluate(test, engine, res.reward, config.evaluate, config.show_progress),
+        eval_config = dataclasses.replace(config.evaluate, n=n or config.evaluate.n)
+        save_eval(evaluate(test, engine, res.reward, eval_config, config.show_progress),
                   out, name)
     return load_eval(out, name)
 
 
+def sft_tokens(examples: Iterable[dict[str, Any]]) -> int:
+    """Tokens that carry SFT loss (the arm's extra cost beyond the RL budget)."""
+    return sum(sum(e["completion_mask"]) for e in examples)
+
+
+def distill(cfg: RunConfig, hard: Sequence[Problem], specs: Sequence[ProblemSpec], out: Path,
+            seed: int) -> tuple[Path, int]:
+    """Arm (ii)'s SFT: the base policy cloned on unseen-style references of the hard set."""
+    from splice.trainer.sft import train_patch
+    from splice.trainer.worlds.arith.distill import distill_examples
+    from transformers import AutoTokenizer
+
+    by_id = {to_problem(s).problem_id: s for s in specs}
+    examples = distill_examples(AutoTokenizer.from_pretrained(CHECKPOINT_DIR), hard, by_id,
+                                seed)
+    if not (out / "model" / "config.json").exists():
+        train_patch(CHECKPOINT_DIR, examples, cfg.sft, out)
+    return out / "model", sft_tokens(examples)
+
+
+def _sft_arm(config: RunConfig, source: RunConfig, res: Any, stages: Sequence[str]) -> int:
+    """Copy ``stages`` of ``source`` into ``config``, then filter (if not copied) and patch."""
+    from splice.trainer.patch import load_patch_dataset
+    from splice.trainer.pipeline import run_stage, stage_dir
+
+    for stage in stages:
+        if not stage_dir(config, stage).exists():
+            shutil.copytree(stage_dir(source, stage), stage_dir(config, stage))
+    if "filter" not in stages:
+        run_stage(config, "filter", resources=res)
+    run_stage(config, "patch", resources=res)
+    return sft_tokens(load_patch_dataset(stage_dir(config, "patch")))
+
+
 def run_seed(cfg: ExperimentConfig, out: Path, address: str, seed: int,
-             specs: dict[str, list[ProblemSpec]]) -> tuple[dict[str, EvalResult], dict[str, Any]]:
-    """Every arm of one seed; returns the evaluations and the InT stages' numbers."""
+             specs: dict[str, list[ProblemSpec]]) -> tuple[dict[str, dict[str, EvalResult]],
+                                                          dict[str, Any]]:
+    """Every arm of one seed; returns the evaluations per set and the InT stages' numbers."""
     from splice.trainer.counterfactual import load_arms, load_scores
     from splice.trainer.mine import load_mine_result
     from splice.trainer.patch import load_patch_dataset
     from splice.trainer.pipeline import Resources, patched_model, run_stage, stage_dir
 
-    data, shared = out / "data", out / "shared"
+    data, shared, root = out / "data", out / "shared", out / f"seed{seed}"
     base_cfg = run_config(cfg, shared, data, address, seed=0)
-    int_cfg = run_config(cfg, out / f"seed{seed}" / "int", data, address, seed)
-    test = [to_problem(s) for s in specs["test"]]
-    easy = [to_problem(s) for s in specs["easy"]]
+    int_cfg = run_config(cfg, root / "int", data, address, seed)
+    sets = {name: [to_problem(s) for s in specs[name]] for name in ("test", "easy", "standard")}
+    costs: dict[str, dict[str, int]] = {arm: {"sft_tokens": 0, "filter_rollouts": 0}
+                                        for arm in ["base", *cfg.arms]}
     with Resources(int_cfg) as res:
         run_stage(base_cfg, "mine", resources=res)  # shared by every seed and arm
         run_collect(base_cfg, specs["hard_pool"])
         hard = load_mine_result(stage_dir(base_cfg, "mine")).hard_set
-        configs = {"int_rl": int_cfg}
+        sets["hard_train"] = list(hard)
+        int_tokens = _sft_arm(int_cfg, base_cfg, res, ("mine", "collect"))
+        filter_rollouts = len(load_scores(stage_dir(int_cfg, "filter"))) * cfg.filter_k
+        configs = {"int_rl": int_cfg, "int_rl_mix": int_cfg}
+        for arm in ("int_rl", "int_rl_mix"):
+            costs[arm] = {"sft_tokens": int_tokens, "filter_rollouts": filter_rollouts}
         if "int_nofilter_rl" in cfg.arms:
-            configs["int_nofilter_rl"] = run_config(
-                cfg, out / f"seed{seed}" / "int_nofilter", data, address, seed, filtered=False)
-        for config in configs.values():
-            for stage in ("mine", "collect"):
-                if not stage_dir(config, stage).exists():
-                    shutil.copytree(stage_dir(base_cfg, stage), stage_dir(config, stage))
-            run_stage(config, "filter", resources=res)
-            run_stage(config, "patch", resources=res)
-        evals_dir = out / f"seed{seed}" / "eval"
+            configs["int_nofilter_rl"] = run_config(cfg, root / "int_nofilter", data, address,
+                                                    seed, filtered=False)
+            costs["int_nofilter_rl"]["sft_tokens"] = _sft_arm(
+                configs["int_nofilter_rl"], base_cfg, res, ("mine", "collect"))
+        if "prefix_rl" in cfg.arms:  # the same kept candidates as InT, prefix only
+            configs["prefix_rl"] = run_config(cfg, root / "prefix", data, address, seed,
+                                              patch_mode="prefix_alone")
+            costs["prefix_rl"] = {"filter_rollouts": filter_rollouts, "sft_tokens": _sft_arm(
+                configs["prefix_rl"], int_cfg, res, ("mine", "collect", "filter"))}
         models = {"base": CHECKPOINT_DIR}
         for arm in cfg.arms:
             if arm == "standard_rl":
-                models[arm] = rl(CHECKPOINT_DIR, [*hard, *easy], int_cfg,
-                                 out / f"seed{seed}" / "standard_rl", res)
+                models[arm] = rl(CHECKPOINT_DIR, [*hard, *sets["easy"]], int_cfg,
+                                 root / "standard_rl", res)
             elif arm == "int_rl_mix":
-                models[arm] = rl(patched_model(int_cfg), [*hard, *easy], int_cfg,
-                                 out / f"seed{seed}" / "int_rl_mix", res)
+                models[arm] = rl(patched_model(int_cfg), [*hard, *sets["easy"]], int_cfg,
+                                 root / "int_rl_mix", res)
+            elif arm == "distill_rl":
+                start, costs[arm]["sft_tokens"] = distill(
+                    int_cfg, hard, specs["hard_pool"], root / "distill", seed)
+                models[arm] = rl(start, hard, int_cfg, root / "distill_rl", res)
             else:
                 run_stage(configs[arm], "grpo", resources=res)  # the pipeline: hard set only
                 models[arm] = stage_dir(configs[arm], "grpo") / "model"
-        evals = {arm: evaluate_arm(m, test, int_cfg, evals_dir, arm, res)
-                 for arm, m in models.items()}
+        evals_dir = root / "eval"
+        evals = {"test": {arm: evaluate_arm(m, sets["test"], int_cfg, evals_dir, arm, res)
+                          for arm, m in models.items()}}
+        for name in ("hard_train", "standard"):
+            evals[name] = {arm: evaluate_arm(m, sets[name], int_cfg, evals_dir / name, arm, res,
+                                             n=cfg.aux_n) for arm, m in models.items()}
     filt = stage_dir(int_cfg, "filter")
     info = {"table1": load_arms(filt), "kept": sum(s.kept for s in load_scores(filt)),
             "interventions": sum(1 for _ in (stage_dir(int_cfg, "collect") /
                                              "interventions.jsonl").open()),
             "patch_examples": len(load_patch_dataset(stage_dir(int_cfg, "patch"))),
-            "hard": len(hard), "easy": len(easy), "test": len(test)}
+            "hard": len(hard), "easy": len(sets["easy"]), "test": len(sets["test"]),
+            "standard": len(sets["standard"]), "costs": costs}
     return evals, info
 
 
@@ -251,6 +315,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
     from splice.server.testing import start_server_process
     from splice.trainer.worlds.arith.experiment_report import (
         arm_summary,
+        aux_summary,
         bootstrap_pass,
         write_outputs,
     )
@@ -271,17 +336,24 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
     finally:
         server.terminate()
     arms = ["base", *cfg.arms]
-    runs = {arm: [evals[arm] for evals, _ in per_seed] for arm in arms}
+    runs = {arm: [evals["test"][arm] for evals, _ in per_seed] for arm in arms}
     info = per_seed[0][1]
     k = cfg.decision_k or cfg.eval_n
     diff = bootstrap_pass(runs["int_rl"], k, minus=runs["standard_rl"],
                           bootstrap=cfg.bootstrap)
+    versus = {ARM_NAMES[a]: bootstrap_pass(runs[a], k, minus=runs["standard_rl"],
+                                           bootstrap=cfg.bootstrap)
+              for a in arms if a != "standard_rl"}
+    aux = {name: {ARM_NAMES[a]: aux_summary([evals[name][a] for evals, _ in per_seed])
+                  for a in arms} for name in ("hard_train", "standard")}
     results: dict[str, Any] = {
         "label": cfg.label, "config": dataclasses.asdict(cfg), "commit": _commit(),
         "arms": {ARM_NAMES[a]: arm_summary(runs[a], cfg.bootstrap, 0.95) for a in arms},
         "diff": {"minuend": INT, "subtrahend": STANDARD, "k": k, **diff},
+        "versus_standard": versus, "aux": aux,
+        "costs": {ARM_NAMES[a]: c for a, c in info["costs"].items()},
         "sets": {"hard_pool": len(specs["hard_pool"]), "hard": info["hard"],
-                 "easy": info["easy"], "test": info["test"]},
+                 "easy": info["easy"], "test": info["test"], "standard": info["standard"]},
         "rl_budget": f"{cfg.grpo_steps} GRPO steps × {cfg.grpo_prompts} prompts × "
                      f"{cfg.grpo_generations} generations",
         "table1": info["table1"], "kept": info["kept"], "interventions": info["interventions"],

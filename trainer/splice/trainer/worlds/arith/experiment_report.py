@@ -58,16 +58,52 @@ def arm_summary(runs: Sequence[EvalResult], bootstrap: int, confidence: float) -
             "solved_at_least_once": sum(r.solved_at_least_once for r in runs) / len(runs)}
 
 
+def aux_summary(runs: Sequence[EvalResult]) -> dict[str, float]:
+    """pass@1 and pass@n (mean over seeds) on a set evaluated with fewer samples."""
+    n = min(r.n for r in runs)
+    return {"n": n, "pass@1": sum(_mean(r.n, list(r.correct.values()), 1) for r in runs)
+            / len(runs), f"pass@{n}": sum(_mean(r.n, list(r.correct.values()), n)
+                                          for r in runs) / len(runs)}
+
+
+def _ci(row: Mapping[str, float], sign: str = "") -> str:
+    return f"[{row['ci_low']:{sign}.3f}, {row['ci_high']:{sign}.3f}]"
+
+
 def table_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per arm: pass@1, pass@K with its CI, problems solved at least once."""
+    """One row per arm: pass@1, pass@k of the verdict with its CI, the paired difference
+    against standard RL with its CI, problems solved at least once."""
+    k = str(results["diff"]["k"])
+    versus = results.get("versus_standard", {})
     rows = []
     for arm, summary in results["arms"].items():
-        k = str(summary["n"])
         one, top = summary["pass_at"]["1"], summary["pass_at"][k]
+        d = versus.get(arm)
         rows.append({"arm": arm, "pass@1": f"{one['value']:.3f}",
-                     f"pass@{k}": f"{top['value']:.3f}",
-                     f"pass@{k} 95% CI": f"[{top['ci_low']:.3f}, {top['ci_high']:.3f}]",
+                     f"pass@{k}": f"{top['value']:.3f}", f"pass@{k} 95% CI": _ci(top),
+                     "Δ vs (i)": f"{d['value']:+.3f}" if d else "—",
+                     "Δ 95% CI": _ci(d, "+") if d else "—",
                      "solved ≥1 (of test)": f"{summary['solved_at_least_once']:.1f}"})
+    return rows
+
+
+def aux_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per arm: the training hard set and the standard set (pass@1, pass@n), and the arm's
+    extra cost beyond the equal RL budget."""
+    aux, costs = results.get("aux", {}), results.get("costs", {})
+    rows = []
+    for arm in results["arms"]:
+        row: dict[str, Any] = {"arm": arm}
+        for name, label in (("hard_train", "train HARD"), ("standard", "standard")):
+            s = aux.get(name, {}).get(arm)
+            if s:
+                n = s["n"]
+                row[f"{label} pass@1"] = f"{s['pass@1']:.3f}"
+                row[f"{label} pass@{n}"] = f"{s[f'pass@{n}']:.3f}"
+        c = costs.get(arm, {})
+        row["SFT tokens"] = c.get("sft_tokens", 0)
+        row["filter rollouts"] = c.get("filter_rollouts", 0)
+        rows.append(row)
     return rows
 
 
@@ -128,6 +164,15 @@ def render_report(results: Mapping[str, Any]) -> str:
         _markdown_table(table_rows(results)),
         "",
         f"![pass@k]({PLOT})",
+        "",
+        "## Skills kept and extra cost",
+        "",
+        f"Training hard set ({results['sets']['hard']} problems) and a held-out standard "
+        f"(TRAIN-preset) set ({results['sets'].get('standard', 0)} problems), "
+        f"{cfg.get('aux_n', 0)} samples each; SFT tokens carrying loss and the filter's "
+        "rollouts are each arm's cost beyond the equal RL budget.",
+        "",
+        _markdown_table(aux_rows(results)),
         "",
         f"## Paired difference {diff['minuend']} − {diff['subtrahend']}, pass@{diff['k']}",
         "",
