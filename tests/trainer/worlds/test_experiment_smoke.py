@@ -23,7 +23,9 @@ from splice.trainer.worlds.arith.experiment_report import (
 
 
 def test_smoke_experiment_writes_agreeing_outputs(tmp_path: Path) -> None:
-    config = dataclasses.replace(PRESETS["smoke"], arms=list(ALL_ARMS))
+    grid = {"grpo_lr": [1e-5, 5e-5], "sft_lr": [3e-4], "sft_epochs": [1, 2]}
+    config = dataclasses.replace(PRESETS["smoke"], arms=list(ALL_ARMS), tune=True, grid=grid,
+                                 val=2, val_n=2, tune_steps=1)
     results = run_experiment(config, tmp_path)
     assert json.loads((tmp_path / RESULTS).read_text()) == results
     assert (tmp_path / PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -50,3 +52,13 @@ def test_smoke_experiment_writes_agreeing_outputs(tmp_path: Path) -> None:
         assert f"| {arm} | {int(row['prompts'])} | {int(row['samples'])} | " \
             f"{row['success_rate']:.3f} |" in report
     assert f"wall time: {results['wall_s']:.0f} s" in report
+    # tuning: every arm got the same GRPO trials; each SFT data set its own SFT grid
+    log = json.loads((tmp_path / "tune" / "tune_log.json").read_text())
+    trials = [r["arm"] for r in log if "arm" in r]
+    assert sorted(trials) == sorted(ALL_ARMS * len(grid["grpo_lr"]))
+    assert sorted(r["sft"] for r in log if "sft" in r) == sorted(
+        ["int", "nofilter", "prefix", "distill"] * 2)
+    for arm, choice in results["choices"].items():
+        assert choice["grpo_lr"] in grid["grpo_lr"], arm
+        assert f"| {arm} | {choice['sft_lr']:g} | {choice['sft_epochs']:g} | " \
+            f"{choice['grpo_lr']:g} |" in report

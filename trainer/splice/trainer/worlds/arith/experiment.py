@@ -32,6 +32,7 @@ from splice.trainer.worlds.arith.generate import HARD, TRAIN, generate_many
 from splice.trainer.worlds.arith.policy import CHECKPOINT_DIR, verify_checkpoint
 from splice.trainer.worlds.arith.requests import to_problem
 from splice.trainer.worlds.arith.spec import ProblemSpec
+from splice.trainer.worlds.arith.tune import Choice, tune_arms, with_choice
 
 STANDARD, INT = "(i) standard RL", "(iii) InT + RL"
 ARM_NAMES = {"base": "(0) base", "standard_rl": STANDARD,
@@ -60,6 +61,14 @@ class ExperimentConfig:
     standard: int = 32  # a held-out TRAIN-preset set: does an arm lose skills it had?
     standard_seed: int = 5_000_000
     aux_n: int = 8  # samples per problem on the training hard set and the standard set
+    tune: bool = False  # per-arm tuning on a validation split (tune.py)
+    val: int = 32
+    val_seed: int = 4_000_000
+    val_n: int = 16
+    tune_steps: int = 4
+    grid: dict[str, list[float]] = field(default_factory=lambda: {
+        "grpo_lr": [1.0e-5, 2.0e-5, 5.0e-5], "sft_lr": [1.0e-4, 3.0e-4, 1.0e-3],
+        "sft_epochs": [4, 8, 16]})
     mine_n: int = 16
     eval_n: int = 16
     decision_k: int = 0  # pass@k of the verdict; 0: k = eval_n
@@ -104,7 +113,9 @@ def problem_sets(cfg: ExperimentConfig) -> dict[str, list[ProblemSpec]]:
     taken |= {to_problem(s).problem_id for s in easy}
     standard = [s for s in generate_many(cfg.standard, seed=cfg.standard_seed, config=TRAIN)
                 if to_problem(s).problem_id not in taken]
-    return {"hard_pool": pool, "easy": easy, "test": test, "standard": standard}
+    val = [s for s in generate_many(cfg.val, seed=cfg.val_seed, config=HARD)
+           if to_problem(s).problem_id not in taken]
+    return {"hard_pool": pool, "easy": easy, "test": test, "standard": standard, "val": val}
 
 
 def run_config(cfg: ExperimentConfig, root: Path, data: Path, address: str, seed: int,
@@ -235,9 +246,60 @@ def _sft_arm(config: RunConfig, source: RunConfig, res: Any, stages: Sequence[st
     return sft_tokens(load_patch_dataset(stage_dir(config, "patch")))
 
 
+def default_choices(cfg: ExperimentConfig) -> dict[str, Choice]:
+    """Every arm with the preset's values (no tuning)."""
+    return {arm: Choice(cfg.sft_lr, cfg.sft_epochs, cfg.grpo_lr) for arm in cfg.arms}
+
+
+SFT_GROUP = {"int_rl": "int", "int_rl_mix": "int", "int_nofilter_rl": "nofilter",
+             "prefix_rl": "prefix", "distill_rl": "distill"}
+MIXED = ("standard_rl", "int_rl_mix")  # arms whose RL set is the hard set + easy problems
+
+
+def run_tuning(cfg: ExperimentConfig, out: Path, address: str,
+               specs: dict[str, list[ProblemSpec]]) -> dict[str, Choice]:
+    """Per-arm values chosen on the validation split (seed 0; tune.py)."""
+    from splice.trainer.mine import load_mine_result
+    from splice.trainer.patch import load_patch_dataset
+    from splice.trainer.pipeline import Resources, run_stage, stage_dir
+    from splice.trainer.worlds.arith.distill import distill_examples
+    from transformers import AutoTokenizer
+
+    data, root = out / "data", out / "tune"
+    base_cfg = run_config(cfg, out / "shared", data, address, seed=0)
+    configs = {"int": run_config(cfg, root / "int", data, address, 0),
+               "nofilter": run_config(cfg, root / "nofilter", data, address, 0, filtered=False),
+               "prefix": run_config(cfg, root / "prefix", data, address, 0,
+                                    patch_mode="prefix_alone")}
+    val = [to_problem(s) for s in specs["val"]]
+    easy = [to_problem(s) for s in specs["easy"]]
+    with Resources(configs["int"]) as res:
+        run_stage(base_cfg, "mine", resources=res)
+        run_collect(base_cfg, specs["hard_pool"])
+        hard = load_mine_result(stage_dir(base_cfg, "mine")).hard_set
+
+        def sft_data(group: str) -> list[dict[str, Any]]:
+            if group == "distill":
+                by_id = {to_problem(s).problem_id: s for s in specs["hard_pool"]}
+                return distill_examples(AutoTokenizer.from_pretrained(CHECKPOINT_DIR), hard,
+                                        by_id, 0)
+            source = configs["int"] if group == "prefix" else base_cfg
+            stages = ("mine", "collect", "filter") if group == "prefix" else ("mine", "collect")
+            _sft_arm(configs[group], source, res, stages)
+            return load_patch_dataset(stage_dir(configs[group], "patch"))
+
+        return tune_arms(
+            cfg.arms, SFT_GROUP, sft_data,
+            lambda arm: [*hard, *easy] if arm in MIXED else hard, configs["int"], cfg.grid,
+            cfg.tune_steps, root,
+            lambda model, where: evaluate_arm(model, val, configs["int"], where, "val", res,
+                                              n=cfg.val_n),
+            CHECKPOINT_DIR, res.reward)
+
+
 def run_seed(cfg: ExperimentConfig, out: Path, address: str, seed: int,
-             specs: dict[str, list[ProblemSpec]]) -> tuple[dict[str, dict[str, EvalResult]],
-                                                          dict[str, Any]]:
+             specs: dict[str, list[ProblemSpec]], choices: dict[str, Choice],
+             ) -> tuple[dict[str, dict[str, EvalResult]], dict[str, Any]]:
     """Every arm of one seed; returns the evaluations per set and the InT stages' numbers."""
     from splice.trainer.counterfactual import load_arms, load_scores
     from splice.trainer.mine import load_mine_result
@@ -247,6 +309,8 @@ def run_seed(cfg: ExperimentConfig, out: Path, address: str, seed: int,
     data, shared, root = out / "data", out / "shared", out / f"seed{seed}"
     base_cfg = run_config(cfg, shared, data, address, seed=0)
     int_cfg = run_config(cfg, root / "int", data, address, seed)
+    if "int_rl" in choices:
+        int_cfg = with_choice(int_cfg, choices["int_rl"])
     sets = {name: [to_problem(s) for s in specs[name]] for name in ("test", "easy", "standard")}
     costs: dict[str, dict[str, int]] = {arm: {"sft_tokens": 0, "filter_rollouts": 0}
                                         for arm in ["base", *cfg.arms]}
@@ -261,27 +325,30 @@ def run_seed(cfg: ExperimentConfig, out: Path, address: str, seed: int,
         for arm in ("int_rl", "int_rl_mix"):
             costs[arm] = {"sft_tokens": int_tokens, "filter_rollouts": filter_rollouts}
         if "int_nofilter_rl" in cfg.arms:
-            configs["int_nofilter_rl"] = run_config(cfg, root / "int_nofilter", data, address,
-                                                    seed, filtered=False)
+            configs["int_nofilter_rl"] = with_choice(run_config(
+                cfg, root / "int_nofilter", data, address, seed, filtered=False),
+                choices["int_nofilter_rl"])
             costs["int_nofilter_rl"]["sft_tokens"] = _sft_arm(
                 configs["int_nofilter_rl"], base_cfg, res, ("mine", "collect"))
         if "prefix_rl" in cfg.arms:  # the same kept candidates as InT, prefix only
-            configs["prefix_rl"] = run_config(cfg, root / "prefix", data, address, seed,
-                                              patch_mode="prefix_alone")
+            configs["prefix_rl"] = with_choice(run_config(
+                cfg, root / "prefix", data, address, seed, patch_mode="prefix_alone"),
+                choices["prefix_rl"])
             costs["prefix_rl"] = {"filter_rollouts": filter_rollouts, "sft_tokens": _sft_arm(
                 configs["prefix_rl"], int_cfg, res, ("mine", "collect", "filter"))}
         models = {"base": CHECKPOINT_DIR}
         for arm in cfg.arms:
+            arm_cfg = with_choice(int_cfg, choices[arm])
             if arm == "standard_rl":
-                models[arm] = rl(CHECKPOINT_DIR, [*hard, *sets["easy"]], int_cfg,
+                models[arm] = rl(CHECKPOINT_DIR, [*hard, *sets["easy"]], arm_cfg,
                                  root / "standard_rl", res)
             elif arm == "int_rl_mix":
-                models[arm] = rl(patched_model(int_cfg), [*hard, *sets["easy"]], int_cfg,
+                models[arm] = rl(patched_model(int_cfg), [*hard, *sets["easy"]], arm_cfg,
                                  root / "int_rl_mix", res)
             elif arm == "distill_rl":
                 start, costs[arm]["sft_tokens"] = distill(
-                    int_cfg, hard, specs["hard_pool"], root / "distill", seed)
-                models[arm] = rl(start, hard, int_cfg, root / "distill_rl", res)
+                    arm_cfg, hard, specs["hard_pool"], root / "distill", seed)
+                models[arm] = rl(start, hard, arm_cfg, root / "distill_rl", res)
             else:
                 run_stage(configs[arm], "grpo", resources=res)  # the pipeline: hard set only
                 models[arm] = stage_dir(configs[arm], "grpo") / "model"
@@ -332,7 +399,9 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
     server = start_server_process({"oracles": ORACLES, "default_oracle": "world"},
                                   out / "server")
     try:
-        per_seed = [run_seed(cfg, out, server.address, s, specs) for s in cfg.seeds]
+        choices = (run_tuning(cfg, out, server.address, specs) if cfg.tune
+                   else default_choices(cfg))
+        per_seed = [run_seed(cfg, out, server.address, s, specs, choices) for s in cfg.seeds]
     finally:
         server.terminate()
     arms = ["base", *cfg.arms]
@@ -350,7 +419,8 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
         "label": cfg.label, "config": dataclasses.asdict(cfg), "commit": _commit(),
         "arms": {ARM_NAMES[a]: arm_summary(runs[a], cfg.bootstrap, 0.95) for a in arms},
         "diff": {"minuend": INT, "subtrahend": STANDARD, "k": k, **diff},
-        "versus_standard": versus, "aux": aux,
+        "versus_standard": versus, "aux": aux, "tuned": cfg.tune,
+        "choices": {ARM_NAMES[a]: dataclasses.asdict(c) for a, c in choices.items()},
         "costs": {ARM_NAMES[a]: c for a, c in info["costs"].items()},
         "sets": {"hard_pool": len(specs["hard_pool"]), "hard": info["hard"],
                  "easy": info["easy"], "test": info["test"], "standard": info["standard"]},

@@ -186,6 +186,17 @@ def render_report(results: Mapping[str, Any]) -> str:
         f"Interventions: {results['interventions']}; kept by the filter: "
         f"{results['kept']}; patch examples: {results['patch_examples']}.",
         "",
+        "## Hyper-parameters per arm",
+        "",
+        ("Tuned on the validation split (seed 0, equal GRPO trials per arm; "
+         "docs/preregistration.md)." if results.get("tuned") else
+         "Not tuned: every arm uses the preset's values."),
+        "",
+        _markdown_table([{"arm": arm, "SFT lr": f"{c['sft_lr']:g}",
+                          "SFT epochs": f"{c['sft_epochs']:g}", "GRPO lr": f"{c['grpo_lr']:g}"}
+                         for arm, c in results.get("choices", {}).items()])
+        if results.get("choices") else "",
+        "",
         "## Run",
         "",
         f"- seeds: {cfg['seeds']} (problem sets: pool {cfg['pool_seed']}, easy "
