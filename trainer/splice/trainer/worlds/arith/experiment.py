@@ -85,6 +85,7 @@ class ExperimentConfig:
     arms: list[str] = field(default_factory=lambda: ["standard_rl", "int_rl"])
     bootstrap: int = 1000
     show_progress: bool = True
+    jobs: int = 1  # seeds run in parallel processes (each single-threaded)
 
 
 PRESETS: dict[str, ExperimentConfig] = {
@@ -368,6 +369,43 @@ def run_seed(cfg: ExperimentConfig, out: Path, address: str, seed: int,
     return evals, info
 
 
+def _seed_job(cfg: ExperimentConfig, out: Path, address: str, seed: int,
+              specs: dict[str, list[ProblemSpec]], choices: dict[str, Choice],
+              ) -> tuple[dict[str, dict[str, EvalResult]], dict[str, Any]]:
+    """:func:`run_seed` in a worker process, single-threaded like the parent."""
+    import torch
+
+    torch.set_num_threads(1)
+    return run_seed(cfg, out, address, seed, specs, choices)
+
+
+def run_seeds(cfg: ExperimentConfig, out: Path, address: str,
+              specs: dict[str, list[ProblemSpec]], choices: dict[str, Choice],
+              ) -> list[tuple[dict[str, dict[str, EvalResult]], dict[str, Any]]]:
+    """Every seed, ``cfg.jobs`` at a time (the shared stages must exist when jobs > 1)."""
+    if cfg.jobs <= 1 or len(cfg.seeds) <= 1:
+        return [run_seed(cfg, out, address, s, specs, choices) for s in cfg.seeds]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    quiet = dataclasses.replace(cfg, show_progress=False)
+    with ProcessPoolExecutor(cfg.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_seed_job, quiet, out, address, s, specs, choices)
+                   for s in cfg.seeds]
+        return [f.result() for f in futures]
+
+
+def prepare_shared(cfg: ExperimentConfig, out: Path, address: str,
+                   specs: dict[str, list[ProblemSpec]]) -> None:
+    """Mining and interventions, shared by every seed and arm (before seeds run in parallel)."""
+    from splice.trainer.pipeline import Resources, run_stage
+
+    base_cfg = run_config(cfg, out / "shared", out / "data", address, seed=0)
+    with Resources(base_cfg) as res:
+        run_stage(base_cfg, "mine", resources=res)
+        run_collect(base_cfg, specs["hard_pool"])
+
+
 def _commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -399,9 +437,10 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
     server = start_server_process({"oracles": ORACLES, "default_oracle": "world"},
                                   out / "server")
     try:
+        prepare_shared(cfg, out, server.address, specs)
         choices = (run_tuning(cfg, out, server.address, specs) if cfg.tune
                    else default_choices(cfg))
-        per_seed = [run_seed(cfg, out, server.address, s, specs, choices) for s in cfg.seeds]
+        per_seed = run_seeds(cfg, out, server.address, specs, choices)
     finally:
         server.terminate()
     arms = ["base", *cfg.arms]
@@ -438,9 +477,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="demo")
     parser.add_argument("--full", action="store_true", help="same as --preset full")
     parser.add_argument("--run-dir", type=Path, default=None)
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="seeds run in parallel processes (default: the preset's)")
     args = parser.parse_args(argv)
     preset = "full" if args.full else args.preset
-    run_experiment(PRESETS[preset], args.run_dir or Path("runs") / preset)
+    cfg = PRESETS[preset]
+    if args.jobs is not None:
+        cfg = dataclasses.replace(cfg, jobs=args.jobs)
+    run_experiment(cfg, args.run_dir or Path("runs") / preset)
     return 0
 
 
