@@ -95,11 +95,15 @@ PRESETS: dict[str, ExperimentConfig] = {
                               grpo_steps=1, grpo_prompts=2, grpo_generations=2, bootstrap=50,
                               standard=2, aux_n=2,
                               show_progress=False),
-    "full": ExperimentConfig(preset="full", label="FULL RUN", hard_pool=1000, easy=400,
-                             test=200, mine_n=32, eval_n=64, decision_k=32, rollouts_per_problem=2,
-                             filter_k=16, sft_epochs=8, grpo_steps=200, grpo_prompts=16,
-                             grpo_generations=16, seeds=[0, 1, 2],
-                             standard=200, aux_n=16, arms=list(ALL_ARMS), bootstrap=2000),
+    "full": ExperimentConfig(preset="full", label="FULL RUN", hard_pool=400, easy=200,
+                             test=100, standard=64, aux_n=8, mine_n=32, eval_n=64,
+                             decision_k=32, rollouts_per_problem=2, filter_k=8,
+                             grpo_steps=24, grpo_prompts=8, grpo_generations=16,
+                             seeds=[0, 1, 2], jobs=3, arms=list(ALL_ARMS), bootstrap=2000,
+                             tune=True, val=32, val_n=16, tune_steps=6,
+                             grid={"grpo_lr": [2.0e-5, 5.0e-5, 1.0e-4],
+                                   "sft_lr": [1.0e-4, 3.0e-4, 1.0e-3],
+                                   "sft_epochs": [2, 4, 8]}),
 }
 
 
@@ -121,7 +125,8 @@ def problem_sets(cfg: ExperimentConfig) -> dict[str, list[ProblemSpec]]:
 
 def run_config(cfg: ExperimentConfig, root: Path, data: Path, address: str, seed: int,
                filtered: bool = True, patch_mode: str = "prefix") -> RunConfig:
-    """The trainer pipeline's configuration for the InT arms of one seed."""
+    """The trainer pipeline's configuration for the InT arms of one seed (the Table 1
+    analogue is measured by the filtered InT arm only)."""
     rl = cfg.grpo_prompts * cfg.grpo_generations
     return RunConfig(
         run_dir=str(root), model=str(CHECKPOINT_DIR), problems=str(data / "hard_pool.jsonl"),
@@ -132,7 +137,8 @@ def run_config(cfg: ExperimentConfig, root: Path, data: Path, address: str, seed
         collect=CollectConfig(server=address, rollouts_per_problem=cfg.rollouts_per_problem,
                               concurrency=4, categorize=True, timeout_s=120),
         filter=FilterConfig(enabled=filtered, k=cfg.filter_k, temperature=1.0, top_p=1.0,
-                            top_k=0, max_tokens=cfg.max_tokens, seed=seed, arms=list(ARMS)),
+                            top_k=0, max_tokens=cfg.max_tokens, seed=seed,
+                            arms=list(ARMS) if filtered else []),
         patch=PatchDataConfig(mode=patch_mode, clone_suffix=False),
         sft=SFTStageConfig(use_lora=False, learning_rate=cfg.sft_lr,
                            num_train_epochs=cfg.sft_epochs, effective_batch_size=8,

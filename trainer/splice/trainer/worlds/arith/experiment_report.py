@@ -7,7 +7,6 @@ paired bootstrap); with one seed this is the usual bootstrap over problems.
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,31 +21,38 @@ def _mean(n: int, counts: Sequence[int], k: int) -> float:
     return sum(pass_at_k(n, c, k) for c in counts) / len(counts) if counts else 0.0
 
 
+def _table(runs: Sequence[EvalResult], ids: Sequence[str], k: int) -> Any:
+    """pass@k per (seed, problem) as an array."""
+    import numpy as np
+
+    return np.array([[pass_at_k(r.n, r.correct[p], k) for p in ids] for r in runs])
+
+
 def bootstrap_pass(runs: Sequence[EvalResult], k: int, minus: Sequence[EvalResult] = (),
                    bootstrap: int = 1000, confidence: float = 0.95,
                    seed: int = 0) -> dict[str, float]:
-    """Mean pass@k over seeds (minus ``minus``'s, paired by seed and problem) and its CI."""
+    """Mean pass@k over seeds (minus ``minus``'s, paired by seed and problem) and its CI.
+
+    Each draw picks seeds with replacement, then problems with replacement within each
+    picked seed; the same draws serve every k (``seed`` fixes them).
+    """
+    import numpy as np
+
     ids = [p for p in runs[0].correct if all(p in r.correct for r in [*runs, *minus])]
-
-    def value(seeds: Sequence[int], picks: Sequence[Sequence[str]]) -> float:
-        total = 0.0
-        for s, pids in zip(seeds, picks, strict=True):
-            total += _mean(runs[s].n, [runs[s].correct[p] for p in pids], k)
-            if minus:
-                total -= _mean(minus[s].n, [minus[s].correct[p] for p in pids], k)
-        return total / len(seeds)
-
-    all_seeds = list(range(len(runs)))
-    point = value(all_seeds, [ids] * len(runs))
-    rng = random.Random(seed)
-    draws = []
-    for _ in range(bootstrap if ids else 0):
-        seeds = [rng.choice(all_seeds) for _ in all_seeds]
-        draws.append(value(seeds, [[rng.choice(ids) for _ in ids] for _ in seeds]))
-    draws.sort()
-    lo = int((1 - confidence) / 2 * (len(draws) - 1)) if draws else 0
-    low, high = (draws[lo], draws[len(draws) - 1 - lo]) if draws else (point, point)
-    return {"value": point, "ci_low": low, "ci_high": high}
+    values = _table(runs, ids, k)
+    if minus:
+        values = values - _table(minus, ids, k)
+    point = float(values.mean()) if ids else 0.0
+    if not ids or bootstrap <= 0:
+        return {"value": point, "ci_low": point, "ci_high": point}
+    rng = np.random.default_rng(seed)
+    n_seeds, n_ids = values.shape
+    seeds = rng.integers(0, n_seeds, size=(bootstrap, n_seeds))
+    picks = rng.integers(0, n_ids, size=(bootstrap, n_seeds, n_ids))
+    draws = np.sort(values[seeds[:, :, None], picks].mean(axis=(1, 2)))
+    lo = int((1 - confidence) / 2 * (len(draws) - 1))
+    return {"value": point, "ci_low": float(draws[lo]),
+            "ci_high": float(draws[len(draws) - 1 - lo])}
 
 
 def arm_summary(runs: Sequence[EvalResult], bootstrap: int, confidence: float) -> dict[str, Any]:
