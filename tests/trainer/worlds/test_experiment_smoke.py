@@ -45,6 +45,8 @@ def test_smoke_experiment_writes_agreeing_outputs(tmp_path: Path) -> None:
     # the prefix-alone control clones fewer tokens than InT's prefix + intervention
     assert costs[ARM_NAMES["prefix_rl"]]["sft_tokens"] < costs[ARM_NAMES["int_rl"]]["sft_tokens"]
     assert costs[ARM_NAMES["int_nofilter_rl"]]["filter_rollouts"] == 0
+    scored = costs[ARM_NAMES["int_rl"]]["filter_rollouts"]  # k per scored candidate
+    assert scored > 0 and scored % config.filter_k == 0
     diff = results["diff"]
     assert diff["k"] == config.eval_n and f"{diff['value']:+.3f} (95% CI " \
         f"[{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}]" in report
@@ -60,5 +62,6 @@ def test_smoke_experiment_writes_agreeing_outputs(tmp_path: Path) -> None:
         ["int", "nofilter", "prefix", "distill"] * 2)
     for arm, choice in results["choices"].items():
         assert choice["grpo_lr"] in grid["grpo_lr"], arm
-        assert f"| {arm} | {choice['sft_lr']:g} | {choice['sft_epochs']:g} | " \
-            f"{choice['grpo_lr']:g} |" in report
+        sft = ("— | —" if arm == ARM_NAMES["standard_rl"]
+               else f"{choice['sft_lr']:g} | {choice['sft_epochs']:g}")
+        assert f"| {arm} | {sft} | {choice['grpo_lr']:g} |" in report

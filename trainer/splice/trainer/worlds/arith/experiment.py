@@ -327,7 +327,7 @@ def run_seed(cfg: ExperimentConfig, out: Path, address: str, seed: int,
         hard = load_mine_result(stage_dir(base_cfg, "mine")).hard_set
         sets["hard_train"] = list(hard)
         int_tokens = _sft_arm(int_cfg, base_cfg, res, ("mine", "collect"))
-        filter_rollouts = len(load_scores(stage_dir(int_cfg, "filter"))) * cfg.filter_k
+        filter_rollouts = sum(s.samples for s in load_scores(stage_dir(int_cfg, "filter")))
         configs = {"int_rl": int_cfg, "int_rl_mix": int_cfg}
         for arm in ("int_rl", "int_rl_mix"):
             costs[arm] = {"sft_tokens": int_tokens, "filter_rollouts": filter_rollouts}
@@ -432,7 +432,7 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
     )
 
     torch.set_num_threads(1)
-    started = time.monotonic()
+    started, commit = time.monotonic(), _commit()  # the code the run starts with
     verify_checkpoint()
     out = out.resolve()  # the server runs in its own working directory
     out.mkdir(parents=True, exist_ok=True)
@@ -461,11 +461,13 @@ def run_experiment(cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
     aux = {name: {ARM_NAMES[a]: aux_summary([evals[name][a] for evals, _ in per_seed])
                   for a in arms} for name in ("hard_train", "standard")}
     results: dict[str, Any] = {
-        "label": cfg.label, "config": dataclasses.asdict(cfg), "commit": _commit(),
+        "label": cfg.label, "config": dataclasses.asdict(cfg), "commit": commit,
         "arms": {ARM_NAMES[a]: arm_summary(runs[a], cfg.bootstrap, 0.95) for a in arms},
         "diff": {"minuend": INT, "subtrahend": STANDARD, "k": k, **diff},
         "versus_standard": versus, "aux": aux, "tuned": cfg.tune,
-        "choices": {ARM_NAMES[a]: dataclasses.asdict(c) for a, c in choices.items()},
+        "choices": {ARM_NAMES[a]: {**dataclasses.asdict(c), **(
+            {} if a in SFT_GROUP else {"sft_lr": None, "sft_epochs": None})}
+            for a, c in choices.items()},
         "costs": {ARM_NAMES[a]: c for a, c in info["costs"].items()},
         "sets": {"hard_pool": len(specs["hard_pool"]), "hard": info["hard"],
                  "easy": info["easy"], "test": info["test"], "standard": info["standard"]},

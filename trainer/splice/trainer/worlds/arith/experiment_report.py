@@ -137,6 +137,10 @@ def write_plot(results: Mapping[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _g(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
 def _markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     head = list(rows[0])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -198,8 +202,8 @@ def render_report(results: Mapping[str, Any]) -> str:
          "docs/preregistration.md)." if results.get("tuned") else
          "Not tuned: every arm uses the preset's values."),
         "",
-        _markdown_table([{"arm": arm, "SFT lr": f"{c['sft_lr']:g}",
-                          "SFT epochs": f"{c['sft_epochs']:g}", "GRPO lr": f"{c['grpo_lr']:g}"}
+        _markdown_table([{"arm": arm, "SFT lr": _g(c["sft_lr"]),
+                          "SFT epochs": _g(c["sft_epochs"]), "GRPO lr": _g(c["grpo_lr"])}
                          for arm, c in results.get("choices", {}).items()])
         if results.get("choices") else "",
         "",
