@@ -268,7 +268,7 @@ def run_tuning(cfg: ExperimentConfig, out: Path, address: str,
     """Per-arm values chosen on the validation split (seed 0; tune.py)."""
     from splice.trainer.mine import load_mine_result
     from splice.trainer.patch import load_patch_dataset
-    from splice.trainer.pipeline import Resources, run_stage, stage_dir
+    from splice.trainer.pipeline import Resources, stage_dir
     from splice.trainer.worlds.arith.distill import distill_examples
     from transformers import AutoTokenizer
 
@@ -280,9 +280,7 @@ def run_tuning(cfg: ExperimentConfig, out: Path, address: str,
                                     patch_mode="prefix_alone")}
     val = [to_problem(s) for s in specs["val"]]
     easy = [to_problem(s) for s in specs["easy"]]
-    with Resources(configs["int"]) as res:
-        run_stage(base_cfg, "mine", resources=res)
-        run_collect(base_cfg, specs["hard_pool"])
+    with Resources(configs["int"]) as res:  # mine and collect: prepare_shared
         hard = load_mine_result(stage_dir(base_cfg, "mine")).hard_set
 
         def sft_data(group: str) -> list[dict[str, Any]]:
@@ -321,9 +319,7 @@ def run_seed(cfg: ExperimentConfig, out: Path, address: str, seed: int,
     sets = {name: [to_problem(s) for s in specs[name]] for name in ("test", "easy", "standard")}
     costs: dict[str, dict[str, int]] = {arm: {"sft_tokens": 0, "filter_rollouts": 0}
                                         for arm in ["base", *cfg.arms]}
-    with Resources(int_cfg) as res:
-        run_stage(base_cfg, "mine", resources=res)  # shared by every seed and arm
-        run_collect(base_cfg, specs["hard_pool"])
+    with Resources(int_cfg) as res:  # mine and collect: prepare_shared
         hard = load_mine_result(stage_dir(base_cfg, "mine")).hard_set
         sets["hard_train"] = list(hard)
         int_tokens = _sft_arm(int_cfg, base_cfg, res, ("mine", "collect"))
