@@ -25,7 +25,6 @@ from splice.sdk.types import Intervention, Status
 from splice.server.oracles.base import OracleResult
 from splice.server.store import sqlite_sql as sql
 from splice.server.store._codec import (
-    RESULT_COLUMNS,
     as_datetime,
     as_utc,
     cached_result,
@@ -47,22 +46,13 @@ from splice.server.store.base import (
     RequestRecord,
     Store,
     StoreError,
-    UnknownRequestError,
     check_final,
 )
-from splice.server.store.sqlite_writer import Counter, SqliteWriter
+from splice.server.store.sqlite_writer import SqliteWriter
+from splice.server.store.sqlite_writer_process import connect
 
 log = logging.getLogger("splice.store")
 T = TypeVar("T")
-
-_INSERT_FINISHED = f"""INSERT INTO interventions (request_id, client_id, content_hash,
-    oracle_name, oracle_backend, oracle_version, oracle_config_hash, status, created_at,
-    sequence, {RESULT_COLUMNS}, finished_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-"""A request accepted with its result (``accept_finished``): one row, already in the log."""
-_INSERT_REQUEST_IF_NEW = f"{sql.INSERT_REQUEST} ON CONFLICT (request_id) DO NOTHING"
-"""Inserts nothing (rowcount 0) where the request_id exists: then it is a duplicate."""
-
 
 class SqliteStore(Store):
     """The durable store in one SQLite file (see the module docstring)."""
@@ -92,9 +82,9 @@ class SqliteStore(Store):
         head = await asyncio.to_thread(self._migrate)
         self._follower.advance(head)
         self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="splice-sqlite-read")
-        self._writer = SqliteWriter(
-            self._connect, self._loop, self._follower.advance, self._max_batch)
-        self._writer.start()
+        self._writer = SqliteWriter(self.path, self._busy_timeout_s, sql.WRITER_STATEMENTS,
+                                    self._follower.advance, self._max_batch)
+        await self._writer.start()
 
     async def close(self) -> None:
         if self._closed or self._writer is None:
@@ -110,12 +100,7 @@ class SqliteStore(Store):
             self._connections.clear()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None,
-                               check_same_thread=False, cached_statements=64)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")
-        return conn
+        return connect(self.path, self._busy_timeout_s)
 
     def _migrate(self) -> int:
         conn = self._connect()
@@ -158,9 +143,11 @@ class SqliteStore(Store):
         lease_s: float = 0.0,
     ) -> Accepted:
         record = _normalised(record)
-        req = request_values(record)
-        accepted: Accepted = await self._write(
-            lambda conn, ctr: self._accept_tx(conn, ctr, record, req, use_cache, owner, lease_s))
+        status = Status.PENDING if record.initial_status_pending else Status.RUNNING
+        answer = await self._write(
+            "accept", request_values(record), _head(record), _created(record), use_cache,
+            int(status), owner, lease_s, None)
+        accepted = _accepted(record, answer, status, None)
         if accepted.outcome is AcceptOutcome.NEW:
             self._records.put(record)
         return accepted
@@ -172,117 +159,42 @@ class SqliteStore(Store):
         """One write, so cancelling the caller cannot split it (see :class:`Store`)."""
         check_final(result)
         record = _normalised(record)
-        req, fields = request_values(record), result_values(result)
-        accepted: Accepted = await self._write(
-            lambda conn, ctr: self._accept_tx(conn, ctr, record, req, use_cache, None, 0.0,
-                                              (result, fields)))
-        return accepted
-
-    def _accept_tx(
-        self, conn: sqlite3.Connection, ctr: Counter, record: RequestRecord,
-        req: tuple[Any, ...], use_cache: bool, owner: str | None, lease_s: float,
-        finished: tuple[OracleResult, tuple[Any, ...]] | None = None,
-    ) -> Accepted:
-        """Insert ``record`` RUNNING (or PENDING), or already ``finished`` with a result."""
-        # Insert first: a new request (the usual case) then costs no lookup.
-        if not conn.execute(_INSERT_REQUEST_IF_NEW, req).rowcount:
-            found = conn.execute(sql.EXISTING, (record.request_id,)).fetchone()
-            check_duplicate(record, found["content_hash"], found["oracle_name"])
-            stored = self._get_tx(conn, record.request_id)
-            assert stored is not None
-            return Accepted(AcceptOutcome.DUPLICATE, stored)
-        o = record.oracle
-        head = (record.request_id, record.client_id, record.content_hash, o.name, o.backend,
-                o.version, o.config_hash)
-        assert record.created_at is not None
-        created = to_micros(record.created_at)
-        hit: sqlite3.Row | None = None
-        if use_cache:
-            hit = conn.execute(
-                sql.CACHE_HIT, (record.content_hash, o.name, o.config_hash)).fetchone()
-        if hit is None and finished is not None:
-            result, fields = finished
-            ctr.value += 1
-            now = utc_now()
-            conn.execute(_INSERT_FINISHED, (
-                *head, int(result.status), created, ctr.value, *fields, to_micros(now)))
-            if result.raw:
-                conn.execute(sql.INSERT_RAW, (record.request_id, result.raw))
-            return Accepted(AcceptOutcome.NEW,
-                            finished_intervention(record, result, ctr.value, now))
-        if hit is None:
-            status = Status.PENDING if record.initial_status_pending else Status.RUNNING
-            until = 0 if owner is None else _lease_until(lease_s)
-            conn.execute(sql.INSERT_INTERVENTION, (
-                *head, int(status), created, None, 0, 0, "[]", "", 0, None, None, owner, until))
-            return Accepted(AcceptOutcome.NEW, open_intervention(record, status))
-        result = cached_result(hit)
-        ctr.value += 1
-        now = utc_now()
-        conn.execute(sql.INSERT_INTERVENTION, (
-            *head, int(result.status), created, ctr.value, result.first_error_step,
-            int(result.category), hit["replacements"], hit["explanation"], 1,
-            hit["request_id"], to_micros(now), None, 0))
-        return Accepted(AcceptOutcome.CACHED,
-                        finished_intervention(record, result, ctr.value, now, cached=True))
+        finished = (int(result.status), result_values(result), result.raw)
+        answer = await self._write(
+            "accept", request_values(record), _head(record), _created(record), use_cache,
+            int(Status.RUNNING), None, 0.0, finished)
+        return _accepted(record, answer, result.status, result)
 
     async def finish(self, request_id: str, result: OracleResult) -> Intervention:
         check_finishable(result)
         record = self._records.pop(request_id)
-        fields = result_values(result)
-        done: Intervention = await self._write(
-            lambda conn, ctr: self._finish_tx(conn, ctr, request_id, result, fields, record))
-        return done
-
-    def _finish_tx(
-        self, conn: sqlite3.Connection, ctr: Counter, request_id: str, result: OracleResult,
-        fields: tuple[Any, ...], record: RequestRecord | None,
-    ) -> Intervention:
-        final = result.status.finished
-        sequence = ctr.value + 1 if final else None
-        finished_at = utc_now() if final else None
-        cur = conn.execute(sql.FINISH, (
-            int(result.status), sequence, *fields,
-            None if finished_at is None else to_micros(finished_at), request_id, final))
-        if cur.rowcount == 1:
-            if sequence is not None:
-                ctr.value = sequence
-            if result.raw:
-                conn.execute(sql.INSERT_RAW, (request_id, result.raw))
-            if record is not None:
-                return finished_intervention(record, result, sequence or 0, finished_at)
-        found = self._get_tx(conn, request_id)
-        if found is None:
-            raise UnknownRequestError(request_id)
-        return found
+        answer = await self._write(
+            "finish", request_id, int(result.status), result.status.finished,
+            result_values(result), result.raw, record is not None)
+        if answer[0] == "done":
+            assert record is not None
+            return finished_intervention(record, result, answer[1], as_datetime(answer[2]))
+        return intervention_from_row(answer[1])
 
     async def renew_leases(self, owner: str, request_ids: Sequence[str], lease_s: float) -> int:
         if not request_ids:
             return 0
-        ids = json.dumps(list(request_ids))
-        renewed: int = await self._write(lambda conn, _: conn.execute(
-            sql.RENEW, (_lease_until(lease_s), owner, ids)).rowcount)
+        renewed: int = await self._write("renew", owner, json.dumps(list(request_ids)), lease_s)
         return renewed
 
     async def claim_expired(
         self, owner: str, lease_s: float, limit: int = 1000,
     ) -> list[RequestRecord]:
-        def claim(conn: sqlite3.Connection, _: Counter) -> list[RequestRecord]:
-            # Inside the writer's BEGIN IMMEDIATE: no other process can claim in between.
-            rows = conn.execute(sql.EXPIRED, (to_micros(utc_now()), limit)).fetchall()
-            ids = json.dumps([row["request_id"] for row in rows])
-            conn.execute(sql.CLAIM, (owner, _lease_until(lease_s), ids))
-            return [record_from_row(row) for row in rows]
-
-        claimed: list[RequestRecord] = await self._write(claim)
+        rows = await self._write("claim", owner, lease_s, limit)
+        claimed = [record_from_row(row) for row in rows]
         for record in claimed:
             self._records.put(record)
         return claimed
 
-    async def _write(self, run: Callable[[sqlite3.Connection, Counter], T]) -> T:
+    async def _write(self, name: str, *args: Any) -> Any:
         if self._closed or self._writer is None:
             raise StoreError("the store is not open")
-        return await self._writer.write(run)
+        return await self._writer.write(name, *args)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -353,6 +265,29 @@ def _normalised(record: RequestRecord) -> RequestRecord:
     return replace(record, created_at=as_utc(created))
 
 
-def _lease_until(lease_s: float) -> int:
-    """The end of a lease of ``lease_s`` seconds from now, in microseconds."""
-    return to_micros(utc_now()) + round(lease_s * 1_000_000)
+def _head(record: RequestRecord) -> tuple[Any, ...]:
+    """The identifying columns of ``record``'s interventions row."""
+    o = record.oracle
+    return (record.request_id, record.client_id, record.content_hash, o.name, o.backend,
+            o.version, o.config_hash)
+
+
+def _created(record: RequestRecord) -> int:
+    assert record.created_at is not None
+    return to_micros(record.created_at)
+
+
+def _accepted(record: RequestRecord, answer: tuple[Any, ...], status: Status,
+              result: OracleResult | None) -> Accepted:
+    """The writer process's answer to ``accept`` as an :class:`Accepted`."""
+    kind = answer[0]
+    if kind == "new":
+        if result is None:
+            return Accepted(AcceptOutcome.NEW, open_intervention(record, status))
+        return Accepted(AcceptOutcome.NEW, finished_intervention(
+            record, result, answer[1], as_datetime(answer[2])))
+    if kind == "cached":
+        return Accepted(AcceptOutcome.CACHED, finished_intervention(
+            record, cached_result(answer[3]), answer[1], as_datetime(answer[2]), cached=True))
+    check_duplicate(record, answer[1], answer[2])
+    return Accepted(AcceptOutcome.DUPLICATE, intervention_from_row(answer[3]))

@@ -195,6 +195,15 @@ FINISH = f"""UPDATE interventions SET (status, sequence, {RESULT_COLUMNS}, finis
 INSERT_RAW = """INSERT INTO raw_outputs (request_id, raw) VALUES (?, ?)
     ON CONFLICT (request_id) DO UPDATE SET raw = excluded.raw"""
 
+INSERT_FINISHED = f"""INSERT INTO interventions (request_id, client_id, content_hash,
+    oracle_name, oracle_backend, oracle_version, oracle_config_hash, status, created_at,
+    sequence, {RESULT_COLUMNS}, finished_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+"""A request accepted with its result (``accept_finished``): one row, already in the log."""
+INSERT_REQUEST_IF_NEW = f"{INSERT_REQUEST} ON CONFLICT (request_id) DO NOTHING"
+"""Inserts nothing (rowcount 0) where the request_id exists: then it is a duplicate."""
+
+
 _FROM = "FROM interventions i JOIN requests r ON r.request_id = i.request_id"
 GET = f"SELECT {ROW_COLUMNS} {_FROM} WHERE i.request_id = ?"
 READ_LOG = f"""SELECT {ROW_COLUMNS} {_FROM}
@@ -217,3 +226,10 @@ RAW_OUTPUT = """SELECT COALESCE(o.raw, c.raw) FROM interventions i
     LEFT JOIN raw_outputs o ON o.request_id = i.request_id
     LEFT JOIN raw_outputs c ON c.request_id = i.cached_from
     WHERE i.request_id = ?"""
+
+WRITER_STATEMENTS = {
+    name: globals()[name] for name in (
+        "LAST_SEQUENCE", "EXISTING", "CACHE_HIT", "INSERT_REQUEST_IF_NEW", "INSERT_FINISHED",
+        "INSERT_INTERVENTION", "FINISH", "INSERT_RAW", "GET", "RENEW", "EXPIRED", "CLAIM")
+}
+"""The statements of the writer process (``sqlite_writer_process``), sent to it at start."""

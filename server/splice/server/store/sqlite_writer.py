@@ -1,207 +1,185 @@
-"""The SQLite store's writer: one thread, group commit, failures undone per operation.
+"""The SQLite store's writer, as seen from the server: a client of the writer process.
 
-The writer thread owns the write connection and commits whatever has queued up in one
-``BEGIN IMMEDIATE`` transaction (``synchronous=FULL``: durable on return); one failing
-operation is undone alone and leaves the others intact (see :meth:`SqliteWriter._commit`).
-A second thread checkpoints the WAL off the writer's path.
+``write`` sends an operation (a name from ``sqlite_writer_process.OPERATIONS`` and plain
+arguments) to the writer process and returns its answer once the group commit that holds
+it is durable. Operations sent during one turn of the event loop go out in one send; the
+answers of one commit come back in one frame. No thread of the server's interpreter
+touches SQLite on the write path (see the process module for why).
+
+If the process dies, the operations in flight fail with StoreError (their transactions
+either committed or did not: the caller retries, idempotently by request_id) and the next
+write starts a new process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import itertools
 import logging
-import queue
-import sqlite3
-import threading
-import time
+import pickle
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
-from splice.server.store import sqlite_sql as sql
-from splice.server.store.base import StoreError
+from splice.server.store import sqlite_writer_process as proc
+from splice.server.store.base import StoreError, UnknownRequestError
 
 log = logging.getLogger("splice.store")
-T = TypeVar("T")
 
-CHECKPOINT_INTERVAL_S = 0.1
-JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
-
-
-@dataclass(slots=True)
-class Counter:
-    """The log head inside the current write transaction."""
-
-    value: int
+PROGRAM = Path(proc.__file__)
+CLOSE_TIMEOUT_S = 60.0
 
 
-@dataclass(slots=True)
-class _Op:
-    run: Callable[[sqlite3.Connection, Counter], Any]
-    future: asyncio.Future[Any]
+class _Replies(asyncio.Protocol):
+    """Reassembles the writer's answer frames and hands them to the writer."""
 
+    def __init__(self, writer: SqliteWriter) -> None:
+        self.writer = writer
+        self.buffer = bytearray()
 
-_Outcomes = list[tuple[asyncio.Future[Any], Any, BaseException | None]]
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        view, at = self.buffer, 0
+        while len(view) - at >= proc.HEADER.size:
+            (size,) = proc.HEADER.unpack_from(view, at)
+            end = at + proc.HEADER.size + size
+            if len(view) < end:
+                break
+            self.writer._deliver(*pickle.loads(view[at + proc.HEADER.size:end]))
+            at = end
+        del self.buffer[:at]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.writer._lost(self)
 
 
 class SqliteWriter:
-    """Runs write operations on the writer thread; see the module docstring."""
+    """Sends write operations to the writer process; see the module docstring."""
 
     def __init__(
-        self, connect: Callable[[], sqlite3.Connection], loop: asyncio.AbstractEventLoop,
+        self, path: str, busy_timeout_s: float, statements: dict[str, str],
         on_commit: Callable[[int], None], max_batch: int,
     ) -> None:
-        self._connect, self._loop, self._on_commit = connect, loop, on_commit
-        self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
-        self._committed = threading.Event()
+        self._args = [path, repr(busy_timeout_s), str(max_batch)]
+        self._statements = statements
+        self._on_commit = on_commit
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._outbox: list[bytes] = []
+        self._transport: asyncio.Transport | None = None
+        self._protocol: _Replies | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._starting: asyncio.Lock | None = None
         self._closed = False
-        self._writer = threading.Thread(
-            target=self._write_loop, name="splice-sqlite-write", daemon=True)
-        self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, name="splice-sqlite-checkpoint", daemon=True)
 
-    def start(self) -> None:
-        """Start the writer and checkpointer threads."""
-        self._writer.start()
-        self._checkpointer.start()
+    async def start(self) -> None:
+        """Start the writer process."""
+        self._starting = asyncio.Lock()
+        await self._spawn()
+
+    async def _spawn(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, str(PROGRAM), str(theirs.fileno()), *self._args],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            ours.close()
+            raise StoreError(f"cannot start the sqlite writer process: {exc}") from exc
+        finally:
+            theirs.close()
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_unix_connection(
+            lambda: _Replies(self), sock=ours)
+        self._transport, self._protocol = transport, protocol
+        transport.write(_frame(self._statements))
 
     async def close(self) -> None:
-        """Commit what has queued up, then stop both threads."""
+        """Let the process commit what has been sent, answer it, and exit."""
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)
-        await asyncio.to_thread(self._writer.join)
-        self._committed.set()  # the writer has stopped: let the checkpointer see it and exit
-        await asyncio.to_thread(self._checkpointer.join)
+        self._flush()
+        if self._transport is not None and self._process is not None:
+            self._transport.write_eof()
+            process = self._process
+            try:
+                await asyncio.wait_for(asyncio.to_thread(process.wait), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                log.error("the sqlite writer process did not exit; killing it")
+                process.kill()
+                await asyncio.to_thread(process.wait)
+            # Its last answers may still be in the socket: read them before closing.
+            for _ in range(100):
+                if not self._pending or self._transport is None:
+                    break
+                await asyncio.sleep(0.01)
+            if self._transport is not None:
+                self._transport.close()
+        self._fail_pending("the store is closed")
 
-    async def write(self, run: Callable[[sqlite3.Connection, Counter], T]) -> T:
-        """Run ``run`` in the next group commit; return its value once durable."""
+    async def write(self, name: str, *args: Any) -> Any:
+        """Run operation ``name`` in the next group commit; its answer once durable."""
         if self._closed:
             raise StoreError("the store is not open")
-        future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put(_Op(run, future))
+        if self._transport is None:
+            assert self._starting is not None
+            async with self._starting:
+                if self._transport is None and not self._closed:
+                    log.warning("restarting the sqlite writer process")
+                    await self._spawn()
+        op_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[op_id] = future
+        self._outbox.append(_frame((op_id, name, args)))
+        if len(self._outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
         return await future
 
-    def _checkpoint_loop(self) -> None:
-        """Copy the WAL back into the database off the writer's path (autocheckpoint is off)."""
-        conn = self._connect()
-        try:
-            while True:
-                self._committed.wait()
-                self._committed.clear()
-                if self._closed:
-                    return
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as exc:
-                    log.warning("sqlite checkpoint failed: %s", exc)
-                time.sleep(CHECKPOINT_INTERVAL_S)
-        finally:
-            conn.close()
+    def _flush(self) -> None:
+        if not self._outbox:
+            return
+        data, self._outbox = b"".join(self._outbox), []
+        if self._transport is None or self._transport.is_closing():
+            return  # _lost has failed (or will fail) the pending operations
+        self._transport.write(data)
 
-    def _write_loop(self) -> None:
-        conn = self._connect()
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
-        try:
-            stop = False
-            while not stop:
-                ops: list[_Op] = []
-                item = self._queue.get()
-                while True:
-                    if item is None:
-                        stop = True
-                    else:
-                        ops.append(item)
-                    if len(ops) >= self._max_batch:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                if ops:
-                    self._commit(conn, ops)
-        finally:
-            conn.close()
-
-    def _commit(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
-        """Run ``ops`` in one transaction and commit once.
-
-        Optimistic: the operations run back to back. If one fails, the transaction is rolled
-        back and the batch runs again with a savepoint per operation, so that the failing one
-        leaves the others intact. Two statements less per operation in the usual case (and
-        fewer GIL hand-offs with the event loop); operations must therefore be re-runnable:
-        functions of the database, with no effect outside the transaction.
-        """
-        outcomes: _Outcomes | None = None
-        head = 0
-        try:
-            for isolate in (False, True):
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    ctr = Counter(conn.execute(sql.LAST_SEQUENCE).fetchone()[0])
-                    outcomes = _run_isolated(conn, ctr, ops) if isolate else _run(conn, ctr, ops)
-                    if outcomes is None:
-                        conn.execute("ROLLBACK")
-                        continue
-                    conn.execute("COMMIT")
-                    head = ctr.value
-                    self._committed.set()
-                    break
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-        except Exception as exc:
-            log.error("sqlite group commit of %d operations failed: %s", len(ops), exc)
-            error = StoreError(f"sqlite write failed: {exc}")
-            outcomes = [(op.future, None, error) for op in ops]
-        assert outcomes is not None
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            self._loop.call_soon_threadsafe(self._deliver, outcomes, head)
-
-    def _deliver(self, outcomes: _Outcomes, head: int) -> None:
+    def _deliver(self, head: int, outcomes: list[tuple[int, bool, Any]]) -> None:
         self._on_commit(head)
-        for future, value, error in outcomes:
-            if future.done():  # the caller was cancelled; the write stands
+        for op_id, ok, value in outcomes:
+            future = self._pending.pop(op_id, None)
+            if future is None or future.done():  # the caller was cancelled; the write stands
                 continue
-            if error is None:
+            if ok:
                 future.set_result(value)
             else:
-                future.set_exception(error)
+                future.set_exception(_error(*value))
+
+    def _lost(self, protocol: _Replies) -> None:
+        if protocol is not self._protocol:
+            return
+        self._transport = self._protocol = None
+        if self._process is not None and not self._closed:
+            log.error("the sqlite writer process exited (code %s)", self._process.poll())
+        self._outbox.clear()
+        self._fail_pending("the sqlite writer process exited; retry the request")
+
+    def _fail_pending(self, message: str) -> None:
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(StoreError(message))
 
 
-def _run(conn: sqlite3.Connection, ctr: Counter, ops: list[_Op]) -> _Outcomes | None:
-    """Run ``ops`` in the open transaction; None as soon as one fails."""
-    try:
-        return [(op.future, op.run(conn, ctr), None) for op in ops]
-    except Exception:
-        return None
+def _frame(value: Any) -> bytes:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return proc.HEADER.pack(len(data)) + data
 
 
-def _run_isolated(conn: sqlite3.Connection, ctr: Counter, ops: list[_Op]) -> _Outcomes:
-    """Run ``ops`` each under its own savepoint: a failing one is undone alone."""
-    outcomes: _Outcomes = []
-    for op in ops:
-        conn.execute("SAVEPOINT op")
-        mark = ctr.value
-        try:
-            outcomes.append((op.future, op.run(conn, ctr), None))
-        except Exception as exc:  # one op's failure must not abort the others
-            conn.execute("ROLLBACK TO op")
-            ctr.value = mark
-            outcomes.append((op.future, None, _op_error(exc)))
-        conn.execute("RELEASE op")
-    return outcomes
-
-
-def _op_error(exc: Exception) -> Exception:
-    """What the caller of a failed operation sees: its own errors, or a StoreError."""
-    if isinstance(exc, sqlite3.Error):
-        wrapped = StoreError(f"sqlite write failed: {exc}")
-        wrapped.__cause__ = exc
-        return wrapped
-    return exc
+def _error(kind: str, message: str) -> Exception:
+    if kind == "unknown":
+        return UnknownRequestError(message)
+    return StoreError(message)

@@ -1,0 +1,339 @@
+"""The SQLite store's writer process: group commit, off the server's interpreter.
+
+``SqliteWriter`` (in the server) starts this file as a program (``python PATH FD ...``), not
+as a module of the package, so that it imports the standard library only and starts fast.
+It owns the write connection: it reads operations from the socket ``FD``, runs whatever has
+queued up in one ``BEGIN IMMEDIATE`` transaction (``synchronous=FULL``: durable on return),
+and answers each operation once its transaction has committed. One failing operation is
+undone alone and leaves the others intact (see :func:`commit`). A thread checkpoints the
+WAL off the writer's path. The process ends when the server closes the socket (or dies).
+
+Why a process: in the server's interpreter the writer's many short sqlite3 calls each had
+to win the GIL back from the busy event loop, so commits waited on the loop and the loop
+paid for the hand-offs. Frames are a 4-byte little-endian length and a pickle:
+``(op_id, name, args)`` in, ``(head, [(op_id, ok, value), ...])`` out per commit, where a
+failed operation's value is ``(kind, message)`` with kind ``"store"`` or ``"unknown"``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import signal
+import socket
+import sqlite3
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("splice.store.writer")
+
+CHECKPOINT_INTERVAL_S = 0.1
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+HEADER = struct.Struct("<I")
+RUNNING, PENDING = 1, 5
+
+
+@dataclass(slots=True)
+class Counter:
+    """The log head inside the current write transaction."""
+
+    value: int
+
+
+class UnknownRequest(Exception):
+    """``finish`` of a request_id that was never accepted."""
+
+
+def micros_now() -> int:
+    """The current time in microseconds since the epoch (the store's timestamps)."""
+    return time.time_ns() // 1000
+
+
+def as_dict(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    """A row as a plain, picklable dict."""
+    return None if row is None else dict(zip(row.keys(), row, strict=True))
+
+
+# -- operations: functions of the database, re-runnable (see commit) ---------------------
+
+Sql = dict[str, str]
+
+
+def accept(
+    conn: sqlite3.Connection, ctr: Counter, q: Sql, req: tuple[Any, ...],
+    head: tuple[Any, ...], created: int, use_cache: bool, status: int, owner: str | None,
+    lease_s: float, finished: tuple[int, tuple[Any, ...], str | None] | None,
+) -> tuple[Any, ...]:
+    """Insert a request RUNNING or PENDING (``status``), or with its result (``finished``).
+
+    Answers ``("new", sequence, finished_at)``, ``("cached", sequence, finished_at, hit)``
+    or ``("duplicate", content_hash, oracle_name, stored_row)``.
+    """
+    request_id = req[0]
+    if not conn.execute(q["INSERT_REQUEST_IF_NEW"], req).rowcount:  # new: no lookup first
+        found = conn.execute(q["EXISTING"], (request_id,)).fetchone()
+        stored = as_dict(conn.execute(q["GET"], (request_id,)).fetchone())
+        return ("duplicate", found[0], found[1], stored)
+    hit = None
+    if use_cache:
+        hit = conn.execute(q["CACHE_HIT"], (head[2], head[3], head[6])).fetchone()
+    if hit is None and finished is not None:
+        result_status, fields, raw = finished
+        ctr.value += 1
+        now = micros_now()
+        conn.execute(q["INSERT_FINISHED"],
+                     (*head, result_status, created, ctr.value, *fields, now))
+        if raw:
+            conn.execute(q["INSERT_RAW"], (request_id, raw))
+        return ("new", ctr.value, now)
+    if hit is None:
+        until = 0 if owner is None else micros_now() + round(lease_s * 1_000_000)
+        conn.execute(q["INSERT_INTERVENTION"], (
+            *head, status, created, None, 0, 0, "[]", "", 0, None, None, owner, until))
+        return ("new", 0, None)
+    ctr.value += 1
+    now = micros_now()
+    conn.execute(q["INSERT_INTERVENTION"], (
+        *head, hit["status"], created, ctr.value, hit["first_error_step"],
+        hit["category"], hit["replacements"], hit["explanation"], 1, hit["request_id"], now,
+        None, 0))
+    return ("cached", ctr.value, now, as_dict(hit))
+
+
+def finish(
+    conn: sqlite3.Connection, ctr: Counter, q: Sql, request_id: str, status: int,
+    final: bool, fields: tuple[Any, ...], raw: str | None, known: bool,
+) -> tuple[Any, ...]:
+    """Store a result; ``("done", sequence, finished_at)``, or ``("stored", row)`` where the
+    row was finished already (or ``known`` is false: the caller needs the whole row)."""
+    sequence = ctr.value + 1 if final else None
+    finished_at = micros_now() if final else None
+    cur = conn.execute(q["FINISH"], (status, sequence, *fields, finished_at, request_id, final))
+    if cur.rowcount == 1:
+        if sequence is not None:
+            ctr.value = sequence
+        if raw:
+            conn.execute(q["INSERT_RAW"], (request_id, raw))
+        if known:
+            return ("done", sequence or 0, finished_at)
+    row = as_dict(conn.execute(q["GET"], (request_id,)).fetchone())
+    if row is None:
+        raise UnknownRequest(request_id)
+    return ("stored", row)
+
+
+def renew(conn: sqlite3.Connection, ctr: Counter, q: Sql, owner: str, ids: str,
+          lease_s: float) -> int:
+    """Extend ``owner``'s leases on the JSON list ``ids``; how many were renewed."""
+    until = micros_now() + round(lease_s * 1_000_000)
+    renewed: int = conn.execute(q["RENEW"], (until, owner, ids)).rowcount
+    return renewed
+
+
+def claim(conn: sqlite3.Connection, ctr: Counter, q: Sql, owner: str, lease_s: float,
+          limit: int) -> list[dict[str, Any] | None]:
+    """Take over expired leases (inside BEGIN IMMEDIATE: nobody claims in between)."""
+    now = micros_now()
+    rows = conn.execute(q["EXPIRED"], (now, limit)).fetchall()
+    ids = json.dumps([row["request_id"] for row in rows])
+    conn.execute(q["CLAIM"], (owner, now + round(lease_s * 1_000_000), ids))
+    return [as_dict(row) for row in rows]
+
+
+OPERATIONS: dict[str, Callable[..., Any]] = {
+    "accept": accept, "finish": finish, "renew": renew, "claim": claim,
+}
+
+
+# -- group commit ---------------------------------------------------------------------------
+
+Op = tuple[int, str, tuple[Any, ...]]
+Outcome = tuple[int, bool, Any]
+
+
+def commit(conn: sqlite3.Connection, q: Sql, ops: list[Op]) -> tuple[int, list[Outcome]]:
+    """Run ``ops`` in one transaction and commit once; the head and one outcome per op.
+
+    Optimistic: the operations run back to back. If one fails, the transaction is rolled
+    back and the batch runs again with a savepoint per operation, so that the failing one
+    leaves the others intact.
+    """
+    try:
+        for isolate in (False, True):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                ctr = Counter(conn.execute(q["LAST_SEQUENCE"]).fetchone()[0])
+                outcomes = _run_isolated(conn, ctr, q, ops) if isolate else _run(conn, ctr, q, ops)
+                if outcomes is None:
+                    conn.execute("ROLLBACK")
+                    continue
+                conn.execute("COMMIT")
+                return ctr.value, outcomes
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+    except Exception as exc:
+        log.error("sqlite group commit of %d operations failed: %s", len(ops), exc)
+        error = ("store", f"sqlite write failed: {exc}")
+        return 0, [(op_id, False, error) for op_id, _, _ in ops]
+    raise AssertionError("unreachable: the isolated run always answers")
+
+
+def _run(conn: sqlite3.Connection, ctr: Counter, q: Sql, ops: list[Op]) -> list[Outcome] | None:
+    """Run ``ops`` in the open transaction; None as soon as one fails."""
+    try:
+        return [(op_id, True, OPERATIONS[name](conn, ctr, q, *args)) for op_id, name, args in ops]
+    except Exception:
+        return None
+
+
+def _run_isolated(conn: sqlite3.Connection, ctr: Counter, q: Sql, ops: list[Op]) -> list[Outcome]:
+    """Run ``ops`` each under its own savepoint: a failing one is undone alone."""
+    outcomes: list[Outcome] = []
+    for op_id, name, args in ops:
+        conn.execute("SAVEPOINT op")
+        mark = ctr.value
+        try:
+            outcomes.append((op_id, True, OPERATIONS[name](conn, ctr, q, *args)))
+        except Exception as exc:  # one op's failure must not abort the others
+            conn.execute("ROLLBACK TO op")
+            ctr.value = mark
+            outcomes.append((op_id, False, _error(exc)))
+        conn.execute("RELEASE op")
+    return outcomes
+
+
+def _error(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, UnknownRequest):
+        return ("unknown", str(exc.args[0]))
+    if isinstance(exc, sqlite3.Error):
+        return ("store", f"sqlite write failed: {exc}")
+    return ("store", f"sqlite write failed: {type(exc).__name__}: {exc}")
+
+
+# -- the program ----------------------------------------------------------------------------
+
+
+def connect(path: str, busy_timeout_s: float) -> sqlite3.Connection:
+    """A connection with the store's settings (the server's readers use the same)."""
+    conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None,
+                           check_same_thread=False, cached_statements=64)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+    return conn
+
+
+class Frames:
+    """Reads length-prefixed pickles from a socket; blocking only when asked to."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+        self.eof = False
+
+    def read(self, block: bool) -> list[Any]:
+        """Every complete frame received so far (waiting for data first if ``block``)."""
+        try:
+            data = self.sock.recv(1 << 20, 0 if block else socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            data = None
+        if data is not None:
+            if not data:
+                self.eof = True
+            self.buffer += data
+        frames, view, at = [], self.buffer, 0
+        while len(view) - at >= HEADER.size:
+            (size,) = HEADER.unpack_from(view, at)
+            if len(view) - at - HEADER.size < size:
+                break
+            frames.append(pickle.loads(view[at + HEADER.size:at + HEADER.size + size]))
+            at += HEADER.size + size
+        del self.buffer[:at]
+        return frames
+
+
+def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int) -> None:
+    """Answer operations until the socket closes (first frame: the SQL statements)."""
+    frames = Frames(sock)
+    pending: list[Any] = []
+    while not pending and not frames.eof:
+        pending = frames.read(block=True)
+    if not pending:
+        return
+    q: Sql = pending.pop(0)
+    conn = connect(path, busy_timeout_s)
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+    committed = threading.Event()
+    stop = threading.Event()
+    checkpointer = threading.Thread(
+        target=_checkpoint_loop, args=(path, busy_timeout_s, committed, stop), daemon=True)
+    checkpointer.start()
+    try:
+        while True:
+            while len(pending) < max_batch and not frames.eof:
+                more = frames.read(block=not pending)
+                if not more and pending:
+                    break
+                pending += more
+            if not pending:
+                return  # end of input, everything answered
+            ops, pending = pending[:max_batch], pending[max_batch:]
+            head, outcomes = commit(conn, q, ops)
+            committed.set()
+            reply = pickle.dumps((head, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                sock.sendall(HEADER.pack(len(reply)) + reply)
+            except OSError:
+                return  # the server is gone; what was committed stands
+    finally:
+        stop.set()
+        committed.set()
+        checkpointer.join()
+        conn.close()
+
+
+def _checkpoint_loop(path: str, busy_timeout_s: float, committed: threading.Event,
+                     stop: threading.Event) -> None:
+    """Copy the WAL back into the database off the writer's path (autocheckpoint is off)."""
+    conn = connect(path, busy_timeout_s)
+    try:
+        while True:
+            committed.wait()
+            committed.clear()
+            if stop.is_set():
+                return
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                log.warning("sqlite checkpoint failed: %s", exc)
+            time.sleep(CHECKPOINT_INTERVAL_S)
+    finally:
+        conn.close()
+
+
+def main(argv: list[str]) -> int:
+    """``FD PATH BUSY_TIMEOUT_S MAX_BATCH``: serve the server's socket ``FD``."""
+    # The server handles signals and closes the socket when done; a Ctrl-C sent to the
+    # process group must not cut the writer off while the server drains.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    fd, path, busy_timeout_s, max_batch = int(argv[0]), argv[1], float(argv[2]), int(argv[3])
+    with socket.socket(fileno=fd) as sock:
+        sock.setblocking(True)
+        serve(sock, path, busy_timeout_s, max_batch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,87 @@
+"""The SQLite writer process: its death loses nothing acknowledged, and it comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from splice.server.store.base import AcceptOutcome, StoreError
+from splice.server.store.sqlite import SqliteStore
+
+from tests.server.store.helpers import found_error, make_record
+
+
+def _writer_pid(store: SqliteStore) -> int:
+    process = store._writer._process if store._writer else None
+    assert process is not None
+    return process.pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def _wait_until(predicate: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_killed_writer_loses_nothing_acknowledged_and_restarts(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    await store.open()
+    try:
+        first = await store.accept_finished(make_record("r-first", text="first"), found_error())
+        assert first.outcome is AcceptOutcome.NEW
+        records = [make_record(f"r-{i}", text=f"t{i}", step_chars=4000) for i in range(300)]
+
+        async def accept(i: int) -> object:
+            await asyncio.sleep(i * 0.0005)
+            return await store.accept_finished(records[i], found_error())
+
+        tasks = [asyncio.create_task(accept(i)) for i in range(len(records))]
+        await asyncio.sleep(0.03)
+        os.kill(_writer_pid(store), signal.SIGKILL)
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        failed = [r for r, o in zip(records, outcomes, strict=True) if isinstance(o, BaseException)]
+        assert all(isinstance(o, StoreError) for o in outcomes if isinstance(o, BaseException))
+        assert failed, "the kill must land while writes are in flight"
+        # Acknowledged writes are stored whole; a failed one is stored whole or not at all.
+        for record, outcome in zip(records, outcomes, strict=True):
+            stored = await store.get(record.request_id)
+            if not isinstance(outcome, BaseException):
+                assert stored == outcome.intervention
+            else:
+                assert stored is None or stored.status.finished
+        # The next write starts a new writer; a retry is idempotent by request_id.
+        for record in failed:
+            again = await store.accept_finished(record, found_error())
+            assert again.outcome in (AcceptOutcome.NEW, AcceptOutcome.DUPLICATE)
+            assert again.intervention.steps == record.steps
+        log = await store.read_log(0, 1000)
+        assert [i.sequence for i in log] == list(range(1, len(records) + 2))
+    finally:
+        await store.close()
+
+
+async def test_writer_ignores_sigint_and_exits_on_close(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    await store.open()
+    pid = _writer_pid(store)
+    os.kill(pid, signal.SIGINT)  # a Ctrl-C to the process group: the server decides
+    await asyncio.sleep(0.2)
+    accepted = await store.accept(make_record("r-1"))
+    assert accepted.outcome is AcceptOutcome.NEW
+    await store.close()
+    await _wait_until(lambda: not _alive(pid))
+    with pytest.raises(StoreError, match="not open"):
+        await store.accept(make_record("r-2"))
