@@ -1,6 +1,7 @@
 """SQLite store: one file in WAL mode; the embedded default.
 
-Writes go through one writer thread (``sqlite_writer``: group commit, durable on return).
+Writes go through one writer process per store (``sqlite_writer`` and
+``sqlite_writer_process``: group commit, durable on return).
 Reads run on a small thread pool, one connection per thread. Several processes may share
 the file: ``BEGIN IMMEDIATE`` serialises their writers, and log sequence numbers are
 assigned under that lock, hence in commit order.
