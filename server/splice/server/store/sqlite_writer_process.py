@@ -37,7 +37,7 @@ from typing import Any
 log = logging.getLogger("splice.store.writer")
 
 CHECKPOINT_INTERVAL_S = 0.1
-LINGER_S = 0.002
+LINGER_S = 0.005
 """Under load, how long a commit waits for more operations to join it (group commit)."""
 BUSY_S = 0.01
 """Under load means: the previous commit ended less than this long ago. An idle store
