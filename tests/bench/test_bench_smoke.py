@@ -50,3 +50,25 @@ def test_quick_run_reports_every_section(tmp_path: Path) -> None:
     if "skipped" not in sym:
         for key in ("p50_ms", "p99_ms", "oracle_p50_ms", "errors", "cached"):
             assert _number(sym[key]), key
+
+
+@pytest.mark.slow
+def test_versus_runs_both_servers_and_removes_its_worktree() -> None:
+    before = subprocess.run(["git", "worktree", "list"], capture_output=True, text=True,
+                            cwd=ROOT, check=True).stdout
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "service_versus.py"), "--baseline", "HEAD",
+         "--repeats", "1", "--duration", "0.5", "--json"],
+        capture_output=True, text=True, timeout=280, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in ("unary", "flight"):
+        section = results[name]
+        assert section["errors"] == 0, name
+        for side in ("current", "baseline"):
+            assert section[f"{side}_rps"] > 0, (name, side)
+            assert _number(section[f"{side}_server_cpu_us_per_req"]), (name, side)
+        assert section["ratio_median"] > 0 and len(section["ratios"]) == 1
+    after = subprocess.run(["git", "worktree", "list"], capture_output=True, text=True,
+                           cwd=ROOT, check=True).stdout
+    assert after == before
