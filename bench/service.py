@@ -153,7 +153,8 @@ def capture_replies(address: str) -> tuple[bytes, bytes]:
     return unary, reply.SerializeToString()
 
 
-def start_echo(workdir: Path, unary: bytes, stream: bytes) -> tuple[subprocess.Popen[bytes], str]:
+def start_echo(workdir: Path, unary: bytes, stream: bytes,
+               burn_us: float = 0.0) -> tuple[subprocess.Popen[bytes], str]:
     """Start the bare echo server (bench/service_echo.py) as its own process."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "unary.bin").write_bytes(unary)
@@ -163,7 +164,7 @@ def start_echo(workdir: Path, unary: bytes, stream: bytes) -> tuple[subprocess.P
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("service_echo.py")),
          "--port-file", str(port_file), "--unary-reply", str(workdir / "unary.bin"),
-         "--stream-reply", str(workdir / "stream.bin")],
+         "--stream-reply", str(workdir / "stream.bin"), "--burn-us", str(burn_us)],
         stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while not port_file.exists():

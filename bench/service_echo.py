@@ -5,13 +5,15 @@ generic handler on raw bytes: ``Intervene`` answers a canned InterveneResponse (
 of Splice to the same payload, so the same size), ``InterveneStream`` answers each request
 with a canned InterveneStreamResponse carrying that request's ``request_id``.
 
-Run as ``python bench/service_echo.py --port-file F --unary-reply U --stream-reply S``.
+Run as ``python bench/service_echo.py --port-file F --unary-reply U --stream-reply S``;
+``--burn-us N`` makes each unary call spin N µs of Python first (``bench/service_headroom.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,10 +32,19 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def echo_handler(unary_reply: bytes, stream_reply: bytes) -> grpc.GenericRpcHandler:
-    """Handlers that answer canned bytes; ``stream_reply`` must have no request_id."""
+def echo_handler(unary_reply: bytes, stream_reply: bytes,
+                 burn_us: float = 0.0) -> grpc.GenericRpcHandler:
+    """Handlers that answer canned bytes; ``stream_reply`` must have no request_id.
+
+    ``burn_us``: busy Python time per unary call, standing in for a service's own work.
+    """
+    burn_s = burn_us / 1e6
 
     async def intervene(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        if burn_s:
+            until = time.perf_counter() + burn_s
+            while time.perf_counter() < until:
+                pass
         return unary_reply
 
     async def intervene_stream(
@@ -57,7 +68,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
     server = grpc.aio.server(options=grpc_options(Settings()))
     server.add_generic_rpc_handlers((echo_handler(
-        args.unary_reply.read_bytes(), args.stream_reply.read_bytes()),))
+        args.unary_reply.read_bytes(), args.stream_reply.read_bytes(), args.burn_us),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     tmp = args.port_file.with_suffix(".tmp")
@@ -72,6 +83,8 @@ def main() -> None:
     parser.add_argument("--port-file", type=Path, required=True)
     parser.add_argument("--unary-reply", type=Path, required=True)
     parser.add_argument("--stream-reply", type=Path, required=True)
+    parser.add_argument("--burn-us", type=float, default=0.0,
+                        help="busy Python µs per unary call before answering")
     asyncio.run(_serve(parser.parse_args()))
 
 

@@ -72,3 +72,19 @@ def test_versus_runs_both_servers_and_removes_its_worktree() -> None:
     after = subprocess.run(["git", "worktree", "list"], capture_output=True, text=True,
                            cwd=ROOT, check=True).stdout
     assert after == before
+
+
+@pytest.mark.slow
+def test_headroom_reports_the_burn_curve_and_the_handler_cost() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "service_headroom.py"), "--burn", "200",
+         "--rounds", "1", "--duration", "0.5", "--requests", "300", "--json"],
+        capture_output=True, text=True, timeout=280, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [row["burn_us"] for row in results["curve"]] == [0.0, 200.0]
+    assert results["curve"][0]["ratio"] == 1.0
+    for row in results["curve"]:
+        assert row["rps"] > 0 and _number(row["server_cpu_us_per_req"])
+    assert results["handler"]["requests"] == 300
+    assert results["handler"]["cpu_us_per_req"] > 0

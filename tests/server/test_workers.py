@@ -93,3 +93,44 @@ def test_a_crashed_worker_is_restarted(tmp_path: Path) -> None:
             intervene(pb_grpc.InterventionServiceStub(channel), "after-crash")
     finally:
         assert server.terminate() == 0, server.log()[-3000:]
+
+
+def test_workers_exit_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    import contextlib
+    import json
+    import os
+    import signal
+    import time
+
+    server = start_server_process({"oracles": FAKE_ORACLES, "default_oracle": "noop",
+                                   "workers": 2}, tmp_path)
+    workers = [json.loads(line)["pid"] for line in server.log().splitlines()
+               if '"worker started"' in line]
+    assert len(workers) == 2
+    descendants = workers + [child for pid in workers for child in _children(pid)]
+    assert len(descendants) == 4, "each worker runs a SQLite writer process"
+    server.kill()  # SIGKILL: the supervisor cannot forward anything
+    try:
+        deadline = time.monotonic() + 30
+        while alive := [pid for pid in descendants if _alive(pid)]:
+            assert time.monotonic() < deadline, f"still running: {alive}\n{server.log()[-3000:]}"
+            time.sleep(0.1)
+        assert server.log().count("the supervisor (pid") == 2, server.log()[-3000:]
+    finally:
+        for pid in descendants:  # on failure, leave nothing running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie that nobody reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -191,6 +192,20 @@ async def serve(settings: Settings, on_started: Callable[[int], None] | None = N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    orphan = None
+    if settings.worker_index is not None:  # started by a supervisor (--workers)
+        orphan = asyncio.create_task(_stop_when_orphaned(os.getppid(), stop))
     await stop.wait()
-    log.info("signal received: draining", extra={"grace_s": settings.grace_s})
+    log.info("stopping: draining", extra={"grace_s": settings.grace_s})
+    if orphan is not None:
+        orphan.cancel()
     await running.stop(settings.grace_s)
+
+
+async def _stop_when_orphaned(supervisor: int, stop: asyncio.Event, every_s: float = 0.5) -> None:
+    """Set ``stop`` once the supervisor is gone (SIGKILL, OOM killer): a worker must not
+    serve on, unsupervised, on a port that a restarted supervisor binds again."""
+    while os.getppid() == supervisor:
+        await asyncio.sleep(every_s)
+    log.error("the supervisor (pid %d) is gone", supervisor)
+    stop.set()
