@@ -15,6 +15,7 @@ from splice.sdk.types import Intervention
 from splice.server.testing import ServerProcess, start_server_process
 
 from tests.conftest import FAKE_ORACLES, PROBLEM, REFERENCE, ROLLOUT
+from tests.processes import alive, children
 
 
 def test_work_finishes_after_the_callers_deadline(server: ServerProcess) -> None:
@@ -78,17 +79,17 @@ def test_sigkill_loses_no_acknowledged_result(tmp_path: Path) -> None:
 
             tasks = [asyncio.create_task(one(rid)) for rid in sent]
             await asyncio.sleep(1.5)
-            children.extend(_children(first.process.pid))
+            writers.extend(children(first.process.pid))
             first.kill()
             await asyncio.gather(*tasks)
 
-    children: list[int] = []
+    writers: list[int] = []
     asyncio.run(traffic())
     assert 0 < len(acked) < len(sent), "the kill must land while requests are in flight"
     # The store's writer process sees its server go and exits: no orphan holds the file.
-    assert children, "the server runs a SQLite writer process"
+    assert writers, "the server runs a SQLite writer process"
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in children):
+    while any(alive(pid) for pid in writers):
         assert time.monotonic() < deadline, "the writer process outlived its server"
         time.sleep(0.05)
     second = start_server_process(settings, tmp_path)
@@ -117,17 +118,3 @@ def _status(client: Client, rid: str) -> Status | None:
         return client.get(rid).status
     except SpliceError:
         return None
-
-
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(child) for child in f.read().split()]
-
-
-def _alive(pid: int) -> bool:
-    """Running (not gone, not a zombie that nobody reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

@@ -16,6 +16,7 @@ from splice.v1 import intervention_pb2 as pb
 from splice.v1 import intervention_pb2_grpc as pb_grpc
 
 from tests.conftest import FAKE_ORACLES, PROBLEM, REFERENCE, ROLLOUT
+from tests.processes import alive, children
 
 pytestmark = pytest.mark.timeout(240)
 CHANNELS = 16  # SO_REUSEPORT spreads connections; all on one worker: 2 in 2**16
@@ -107,30 +108,16 @@ def test_workers_exit_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     workers = [json.loads(line)["pid"] for line in server.log().splitlines()
                if '"worker started"' in line]
     assert len(workers) == 2
-    descendants = workers + [child for pid in workers for child in _children(pid)]
+    descendants = workers + [child for pid in workers for child in children(pid)]
     assert len(descendants) == 4, "each worker runs a SQLite writer process"
     server.kill()  # SIGKILL: the supervisor cannot forward anything
     try:
         deadline = time.monotonic() + 30
-        while alive := [pid for pid in descendants if _alive(pid)]:
-            assert time.monotonic() < deadline, f"still running: {alive}\n{server.log()[-3000:]}"
+        while running := [pid for pid in descendants if alive(pid)]:
+            assert time.monotonic() < deadline, f"still running: {running}\n{server.log()[-3000:]}"
             time.sleep(0.1)
         assert server.log().count("the supervisor (pid") == 2, server.log()[-3000:]
     finally:
         for pid in descendants:  # on failure, leave nothing running
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-
-
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(child) for child in f.read().split()]
-
-
-def _alive(pid: int) -> bool:
-    """Running (not gone, not a zombie that nobody reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

@@ -6,12 +6,14 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from splice.server.store.base import AcceptOutcome, StoreError
 from splice.server.store.sqlite import SqliteStore
 
+from tests.processes import alive
 from tests.server.store.helpers import found_error, make_record
 
 
@@ -21,17 +23,9 @@ def _writer_pid(store: SqliteStore) -> int:
     return process.pid
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-async def _wait_until(predicate: object, timeout: float = 10.0) -> None:
+async def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.02)
 
@@ -82,6 +76,6 @@ async def test_writer_ignores_sigint_and_exits_on_close(tmp_path: Path) -> None:
     accepted = await store.accept(make_record("r-1"))
     assert accepted.outcome is AcceptOutcome.NEW
     await store.close()
-    await _wait_until(lambda: not _alive(pid))
+    await _wait_until(lambda: not alive(pid))
     with pytest.raises(StoreError, match="not open"):
         await store.accept(make_record("r-2"))
