@@ -24,6 +24,7 @@ from splice.sdk.types import (
 )
 from splice.server import metrics
 from splice.server.config import Settings
+from splice.server.deadlines import Deadlines
 from splice.server.errors import NotFoundError, ServiceError
 from splice.server.leases import LeaseKeeper, new_owner_id
 from splice.server.oracles.base import Oracle, OracleResult, OracleTask
@@ -52,6 +53,7 @@ class InterventionEngine:
         self.metrics = metrics.current()
         self._running: dict[str, asyncio.Task[Intervention]] = {}
         self._closing = False
+        self._deadlines = Deadlines()
         self.owner = new_owner_id()
         self.leases = LeaseKeeper(
             store, self.owner, settings.lease_s, running=self._running.keys,
@@ -223,10 +225,9 @@ class InterventionEngine:
         timeout = self.oracles.timeout_of(oracle.name)
         started = time.perf_counter()
         try:
-            # asyncio.timeout runs the oracle in this task; wait_for would start another one.
-            with self._span(ORACLE_SPAN):
-                async with asyncio.timeout(timeout):
-                    result = await oracle.intervene(task)
+            # The limit runs the oracle in this task; wait_for would start another one.
+            with self._span(ORACLE_SPAN), self._deadlines.limit(timeout):
+                result = await oracle.intervene(task)
         except TimeoutError:
             result = OracleResult.failed(
                 FailureReason.TIMEOUT, f"oracle {oracle.name} did not answer in {timeout:g} s",
