@@ -82,7 +82,7 @@ def section(name: str, servers: dict[str, ServerProcess], loader: Loader,
     ratios = [a["rps"] / b["rps"] for a, b in zip(runs[0::2], runs[1::2], strict=True)]
 
     def median(side: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs if r["side"] == side)
+        return float(statistics.median(r[key] for r in runs if r["side"] == side))
 
     return {
         "in_flight": in_flight, "oracle": oracle, "ratios": ratios,

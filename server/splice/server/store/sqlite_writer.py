@@ -85,7 +85,8 @@ class SqliteWriter:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, str(PROGRAM), str(theirs.fileno()), *self._args],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL)  # it logs to stderr; never holds the server's stdout
         except OSError as exc:
             ours.close()
             raise StoreError(f"cannot start the sqlite writer process: {exc}") from exc
