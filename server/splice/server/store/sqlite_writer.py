@@ -39,6 +39,8 @@ class _Replies(asyncio.Protocol):
     def __init__(self, writer: SqliteWriter) -> None:
         self.writer = writer
         self.buffer = bytearray()
+        self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Done when the process has closed its end (it exited), after its last answer."""
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -53,6 +55,8 @@ class _Replies(asyncio.Protocol):
         del self.buffer[:at]
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.gone.done():
+            self.gone.set_result(None)
         self.writer._lost(self)
 
 
@@ -104,22 +108,18 @@ class SqliteWriter:
             return
         self._closed = True
         self._flush()
-        if self._transport is not None and self._process is not None:
-            self._transport.write_eof()
-            process = self._process
+        transport, protocol, process = self._transport, self._protocol, self._process
+        if transport is not None and protocol is not None:
+            transport.write_eof()  # the process answers what it has, then exits: EOF here
             try:
-                await asyncio.wait_for(asyncio.to_thread(process.wait), CLOSE_TIMEOUT_S)
+                await asyncio.wait_for(asyncio.shield(protocol.gone), CLOSE_TIMEOUT_S)
             except TimeoutError:
                 log.error("the sqlite writer process did not exit; killing it")
-                process.kill()
-                await asyncio.to_thread(process.wait)
-            # Its last answers may still be in the socket: read them before closing.
-            for _ in range(100):
-                if not self._pending or self._transport is None:
-                    break
-                await asyncio.sleep(0.01)
-            if self._transport is not None:
-                self._transport.close()
+                if process is not None:
+                    process.kill()
+            transport.close()
+        if process is not None:
+            await asyncio.to_thread(process.wait)
         self._fail_pending("the store is closed")
 
     async def write(self, name: str, *args: Any) -> Any:

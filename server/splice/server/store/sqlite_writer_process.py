@@ -44,7 +44,6 @@ BUSY_S = 0.01
 commits a lone operation at once, so the delay never adds latency to a quiet server."""
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 HEADER = struct.Struct("<I")
-RUNNING, PENDING = 1, 5
 
 
 @dataclass(slots=True)
