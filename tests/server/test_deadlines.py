@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from pathlib import Path
@@ -33,6 +34,13 @@ async def test_a_call_in_time_is_untouched_and_its_slot_cannot_hit_it_later() ->
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.3)  # the slot's timer fires after the call left it
     assert not limit.expired
+
+
+async def test_an_infinite_limit_never_fires() -> None:
+    deadlines = Deadlines(resolution_s=0.05)
+    with deadlines.limit(math.inf) as limit:
+        await asyncio.sleep(0.1)
+    assert not limit.expired and not deadlines._slots
 
 
 async def test_many_calls_share_slots_and_all_time_out() -> None:

@@ -23,6 +23,7 @@ from splice.server.review.runtime import ReviewRuntime, open_review
 from splice.server.servicer import SERVICE_NAME, InterventionServicer, generic_handler
 from splice.server.store import open_store
 from splice.server.store.attempts import open_ledger
+from splice.server.supervisor import SUPERVISOR_PID_ENV
 from splice.server.usage import UsageReport
 from splice.server.usage_servicer import SERVICE_NAME as USAGE_SERVICE_NAME
 from splice.server.usage_servicer import UsageServicer, usage_handler
@@ -194,7 +195,8 @@ async def serve(settings: Settings, on_started: Callable[[int], None] | None = N
         loop.add_signal_handler(sig, stop.set)
     orphan = None
     if settings.worker_index is not None:  # started by a supervisor (--workers)
-        orphan = asyncio.create_task(_stop_when_orphaned(os.getppid(), stop))
+        supervisor = int(os.environ.get(SUPERVISOR_PID_ENV) or os.getppid())
+        orphan = asyncio.create_task(_stop_when_orphaned(supervisor, stop))
     await stop.wait()
     log.info("stopping: draining", extra={"grace_s": settings.grace_s})
     if orphan is not None:

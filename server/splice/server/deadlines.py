@@ -67,6 +67,8 @@ class Deadlines:
         return Limit(self, seconds)
 
     def _join(self, limit: Limit) -> int:
+        if not math.isfinite(limit.seconds):
+            return -1  # no limit: the slot that never comes
         loop = asyncio.get_running_loop()
         slot = math.ceil((loop.time() + limit.seconds) / self.resolution_s)
         members = self._slots.get(slot)

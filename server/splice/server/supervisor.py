@@ -32,6 +32,10 @@ HEALTHY_AFTER_S = 30.0
 """A worker that ran this long before dying restarts at once (its backoff resets)."""
 
 
+SUPERVISOR_PID_ENV = "SPLICE_SUPERVISOR_PID"
+"""Tells a worker its supervisor's pid: it stops serving once that process is gone."""
+
+
 def _is_setting(name: str) -> bool:
     """True for a variable that Settings reads: the workers get their settings from the
     supervisor's file, so a variable the command line overrode must not reach them."""
@@ -83,6 +87,7 @@ class Supervisor:
                                            multiprocess_path=str(prom_dir))
             env = {k: v for k, v in os.environ.items() if not _is_setting(k)}
             env["PROMETHEUS_MULTIPROC_DIR"] = str(prom_dir)
+            env[SUPERVISOR_PID_ENV] = str(os.getpid())
             self._workers = [self._prepare(workdir, i, port) for i in range(self.settings.workers)]
             try:
                 for worker in self._workers:

@@ -71,11 +71,28 @@ async def test_writer_ignores_sigint_and_exits_on_close(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.db")
     await store.open()
     pid = _writer_pid(store)
-    os.kill(pid, signal.SIGINT)  # a Ctrl-C to the process group: the server decides
+    await store.accept(make_record("r-0", text="zero"))  # the writer is up and running
+    os.kill(pid, signal.SIGINT)  # a Ctrl-C meant for the server: the server decides
     await asyncio.sleep(0.2)
     accepted = await store.accept(make_record("r-1"))
     assert accepted.outcome is AcceptOutcome.NEW
+    assert _writer_pid(store) == pid and alive(pid), "the writer died and was replaced"
     await store.close()
     await _wait_until(lambda: not alive(pid))
     with pytest.raises(StoreError, match="not open"):
         await store.accept(make_record("r-2"))
+
+
+async def test_close_during_a_writer_restart_returns(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db")
+    await store.open()
+    await store.accept(make_record("r-0"))
+    os.kill(_writer_pid(store), signal.SIGKILL)
+    await _wait_until(lambda: store._writer is not None and store._writer._transport is None)
+    write = asyncio.create_task(store.accept(make_record("r-1", text="one")))
+    await asyncio.sleep(0)  # the write is now starting a new writer process
+    await asyncio.wait_for(store.close(), 20)
+    outcome = (await asyncio.gather(write, return_exceptions=True))[0]
+    assert not isinstance(outcome, BaseException) or isinstance(outcome, StoreError)
+    process = store._writer._process if store._writer else None
+    assert process is not None and process.poll() is not None, "a writer outlived close()"

@@ -87,10 +87,13 @@ class SqliteWriter:
     async def _spawn(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            # -I: the standard library only, nothing from the environment or the script's
+            # folder. Own session: a Ctrl-C to the server's process group does not reach it
+            # (it also ignores SIGINT itself, once started). It logs to stderr; stdout closed.
             self._process = subprocess.Popen(
-                [sys.executable, str(PROGRAM), str(theirs.fileno()), *self._args],
+                [sys.executable, "-I", str(PROGRAM), str(theirs.fileno()), *self._args],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL)  # it logs to stderr; never holds the server's stdout
+                stdout=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
             ours.close()
             raise StoreError(f"cannot start the sqlite writer process: {exc}") from exc
@@ -107,6 +110,9 @@ class SqliteWriter:
         if self._closed:
             return
         self._closed = True
+        if self._starting is not None:
+            async with self._starting:  # a restart in progress finishes first
+                pass
         self._flush()
         transport, protocol, process = self._transport, self._protocol, self._process
         if transport is not None and protocol is not None:
@@ -129,13 +135,16 @@ class SqliteWriter:
         if self._transport is None:
             assert self._starting is not None
             async with self._starting:
-                if self._transport is None and not self._closed:
+                if self._closed:
+                    raise StoreError("the store is not open")
+                if self._transport is None:
                     log.warning("restarting the sqlite writer process")
                     await self._spawn()
         op_id = next(self._ids)
+        frame = _frame((op_id, name, args))  # before registering: pickling may fail
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[op_id] = future
-        self._outbox.append(_frame((op_id, name, args)))
+        self._outbox.append(frame)
         if len(self._outbox) == 1:
             asyncio.get_running_loop().call_soon(self._flush)
         return await future
@@ -164,7 +173,9 @@ class SqliteWriter:
             return
         self._transport = self._protocol = None
         if self._process is not None and not self._closed:
-            log.error("the sqlite writer process exited (code %s)", self._process.poll())
+            log.error("the sqlite writer process exited; the next write starts another")
+            # Reap it off the loop (its exit code is logged by nobody: it may still be exiting).
+            asyncio.get_running_loop().run_in_executor(None, self._process.wait)
         self._outbox.clear()
         self._fail_pending("the sqlite writer process exited; retry the request")
 

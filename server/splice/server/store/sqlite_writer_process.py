@@ -40,8 +40,9 @@ CHECKPOINT_INTERVAL_S = 0.1
 LINGER_S = 0.005
 """Under load, how long a commit waits for more operations to join it (group commit)."""
 BUSY_S = 0.01
-"""Under load means: the previous commit ended less than this long ago. An idle store
-commits a lone operation at once, so the delay never adds latency to a quiet server."""
+"""Under load means: the previous commit grouped several operations and ended less than this
+long ago. A lone caller (one write at a time, however often) and an idle store commit at
+once, so the delay only adds latency where it buys bigger groups."""
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 HEADER = struct.Struct("<I")
 
@@ -252,6 +253,8 @@ class Frames:
             data = self.sock.recv(1 << 20, 0 if block else socket.MSG_DONTWAIT)
         except BlockingIOError:
             data = None
+        except OSError:  # reset: the server died with answers unread; nothing more will come
+            data = b""
         if data is not None:
             if not data:
                 self.eof = True
@@ -295,7 +298,7 @@ def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int)
     checkpointer = threading.Thread(
         target=_checkpoint_loop, args=(path, busy_timeout_s, committed, stop), daemon=True)
     checkpointer.start()
-    last_commit = 0.0
+    last_commit, last_batch = 0.0, 0
     try:
         while True:
             while len(pending) < max_batch and not frames.eof:
@@ -305,11 +308,11 @@ def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int)
                 pending += more
             if not pending:
                 return  # end of input, everything answered
-            if time.monotonic() - last_commit < BUSY_S:
+            if last_batch > 1 and time.monotonic() - last_commit < BUSY_S:
                 pending += frames.linger(LINGER_S, max_batch - len(pending))
             ops, pending = pending[:max_batch], pending[max_batch:]
             head, outcomes = commit(conn, q, ops)
-            last_commit = time.monotonic()
+            last_commit, last_batch = time.monotonic(), len(ops)
             committed.set()
             reply = pickle.dumps((head, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
             try:
