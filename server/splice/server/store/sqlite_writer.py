@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import pickle
 import socket
 import subprocess
 import sys
@@ -44,15 +43,8 @@ class _Replies(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        view, at = self.buffer, 0
-        while len(view) - at >= proc.HEADER.size:
-            (size,) = proc.HEADER.unpack_from(view, at)
-            end = at + proc.HEADER.size + size
-            if len(view) < end:
-                break
-            self.writer._deliver(*pickle.loads(view[at + proc.HEADER.size:end]))
-            at = end
-        del self.buffer[:at]
+        for head, outcomes in proc.unframe(self.buffer):
+            self.writer._deliver(head, outcomes)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.gone.done():
@@ -103,7 +95,7 @@ class SqliteWriter:
         transport, protocol = await loop.create_unix_connection(
             lambda: _Replies(self), sock=ours)
         self._transport, self._protocol = transport, protocol
-        transport.write(_frame(self._statements))
+        transport.write(proc.frame(self._statements))
 
     async def close(self) -> None:
         """Let the process commit what has been sent, answer it, and exit."""
@@ -141,7 +133,7 @@ class SqliteWriter:
                     log.warning("restarting the sqlite writer process")
                     await self._spawn()
         op_id = next(self._ids)
-        frame = _frame((op_id, name, args))  # before registering: pickling may fail
+        frame = proc.frame((op_id, name, args))  # before registering: pickling may fail
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[op_id] = future
         self._outbox.append(frame)
@@ -184,11 +176,6 @@ class SqliteWriter:
         for future in pending.values():
             if not future.done():
                 future.set_exception(StoreError(message))
-
-
-def _frame(value: Any) -> bytes:
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return proc.HEADER.pack(len(data)) + data
 
 
 def _error(kind: str, message: str) -> Exception:

@@ -239,6 +239,26 @@ def connect(path: str, busy_timeout_s: float) -> sqlite3.Connection:
     return conn
 
 
+def frame(value: Any) -> bytes:
+    """``value`` as one frame: its pickle, after the pickle's length."""
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
+
+
+def unframe(buffer: bytearray) -> list[Any]:
+    """The complete frames at the start of ``buffer``, removed from it (a partial one stays)."""
+    values, at = [], 0
+    while len(buffer) - at >= HEADER.size:
+        (size,) = HEADER.unpack_from(buffer, at)
+        end = at + HEADER.size + size
+        if len(buffer) < end:
+            break
+        values.append(pickle.loads(buffer[at + HEADER.size:end]))
+        at = end
+    del buffer[:at]
+    return values
+
+
 class Frames:
     """Reads length-prefixed pickles from a socket; blocking only when asked to."""
 
@@ -259,15 +279,7 @@ class Frames:
             if not data:
                 self.eof = True
             self.buffer += data
-        frames, view, at = [], self.buffer, 0
-        while len(view) - at >= HEADER.size:
-            (size,) = HEADER.unpack_from(view, at)
-            if len(view) - at - HEADER.size < size:
-                break
-            frames.append(pickle.loads(view[at + HEADER.size:at + HEADER.size + size]))
-            at += HEADER.size + size
-        del self.buffer[:at]
-        return frames
+        return unframe(self.buffer)
 
     def linger(self, seconds: float, wanted: int) -> list[Any]:
         """Frames that arrive within ``seconds`` (at most about ``wanted`` of them)."""
@@ -314,9 +326,8 @@ def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int)
             head, outcomes = commit(conn, q, ops)
             last_commit, last_batch = time.monotonic(), len(ops)
             committed.set()
-            reply = pickle.dumps((head, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
             try:
-                sock.sendall(HEADER.pack(len(reply)) + reply)
+                sock.sendall(frame((head, outcomes)))
             except OSError:
                 return  # the server is gone; what was committed stands
     finally:
