@@ -88,8 +88,7 @@ async def handler_cost(requests: int, workdir: Path) -> dict[str, float]:
 
     async def worker() -> None:
         for data in datas:
-            response = await servicer.Intervene(data, None)
-            response.SerializeToString()
+            await servicer.Intervene(data, None)  # answers serialized bytes
 
     gc.collect()
     gc.freeze()

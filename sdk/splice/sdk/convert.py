@@ -79,10 +79,10 @@ def _ts_fields(value: datetime | None) -> dict[str, int] | None:
     return {"seconds": delta.days * 86400 + delta.seconds, "nanos": delta.microseconds * 1000}
 
 
-def intervention_to_pb(i: Intervention) -> pb.Intervention:
-    """Intervention → protobuf."""
+def intervention_to_pb(i: Intervention, *, steps: bool = True) -> pb.Intervention:
+    """Intervention → protobuf (without its steps if ``steps`` is false)."""
     msg = pb.Intervention(**_intervention_fields(i))
-    _add_lists(msg, i)
+    _add_lists(msg, i, steps)
     return msg
 
 
@@ -128,10 +128,10 @@ def _intervention_fields(i: Intervention) -> dict[str, Any]:
     return fields
 
 
-def _add_lists(msg: pb.Intervention, i: Intervention) -> None:
-    """Steps and replacements, added in place (a rollout has ~100 steps)."""
+def _add_lists(msg: pb.Intervention, i: Intervention, steps: bool = True) -> None:
+    """Steps (if ``steps``) and replacements, added in place (a rollout has ~100 steps)."""
     add_step = msg.steps.add
-    for s in i.steps:
+    for s in i.steps if steps else ():
         add_step(index=s.index, text=s.text, char_start=s.char_start, char_end=s.char_end)
     add_replacement = msg.replacements.add
     for r in i.replacements:

@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from splice.server import metrics, tracing
 from splice.server.config import Settings
 from splice.server.engine import InterventionEngine
+from splice.server.native import NATIVE
 from splice.server.oracles.llm.ledger import Ledger, MemoryLedger, set_shared_ledger
 from splice.server.oracles.set import OracleSet
 from splice.server.review.runtime import ReviewRuntime, open_review
@@ -140,7 +141,8 @@ async def start_server(settings: Settings) -> RunningServer:
                     "oracles": sorted(settings.oracles),
                     "tls": "mtls" if settings.tls.client_ca_file else
                     "tls" if settings.tls.enabled else "off",
-                    "worker": settings.worker_index})
+                    "worker": settings.worker_index,
+                    "native": NATIVE is not None})  # the C hot path, or Python
     return RunningServer(server=server, engine=engine, health=health_servicer, port=port,
                          ledger=ledger, review=review,
                          metrics_port=endpoint.port if endpoint else None,

@@ -19,9 +19,11 @@ Rules (version 2):
 Version 1 made a leading blank run a step of its own, and its separators ended at the first
 non-ASCII space.
 
-This runs on every request. Keywords are found with ``str.find`` (a ``memchr`` for one
-character) and steps are built with C-level ``map`` calls; blank runs are found by one regular
-expression, whose single-character prefix search measured faster than a ``find("\\n\\n")`` loop.
+This runs on every request. Where the server's C module is built (``native``), it finds the
+blank runs and builds the steps of blank-line mode; the Python below defines what it must do.
+Keywords are found with ``str.find`` (a ``memchr`` for one character) and steps are built
+with C-level ``map`` calls; blank runs are found by one regular expression, whose
+single-character prefix search measured faster than a ``find("\\n\\n")`` loop.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from itertools import accumulate, chain
 from operator import add
 
 from splice.sdk.types import SegmentationMode, Segmenter, Step
+from splice.server.native import NATIVE, NativeModule
 
 BLANK_LINE_VERSION = "2"
 KEYWORD_VERSION = "2"
@@ -152,14 +155,24 @@ def _steps(texts: Sequence[str]) -> tuple[Step, ...]:
 
 def segment(text: str, mode: SegmentationMode = SegmentationMode.BLANK_LINE) -> tuple[Step, ...]:
     """Split ``text`` into steps that tile it exactly; an empty text has no steps."""
+    return segment_with(text, mode, NATIVE)
+
+
+def segment_with(
+    text: str, mode: SegmentationMode, native: NativeModule | None
+) -> tuple[Step, ...]:
+    """:func:`segment` with the C module ``native``, or in Python alone when it is None."""
     if not text:
         return ()
     keyword_cuts = _keyword_cuts(text) if mode == SegmentationMode.KEYWORD else None
     if not keyword_cuts:
+        if native is not None:
+            return native.blank_line_steps(text, Step)
         return _steps(_blank_line_texts(text))
     n = len(text)
     first_content = n - len(text.lstrip())
-    blank_cuts = [m.end() for m in _BLANK_RUN_RE.finditer(text)]
+    blank_cuts = (native.blank_line_cuts(text) if native is not None
+                  else [m.end() for m in _BLANK_RUN_RE.finditer(text)])
     cuts = sorted({c for c in chain(keyword_cuts, blank_cuts) if first_content < c < n})
     starts = [0, *cuts]
     cuts.append(n)

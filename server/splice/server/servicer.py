@@ -2,6 +2,7 @@
 
 Requests are deserialized here, not by grpcio, so that a message that fails to parse (say,
 invalid UTF-8 in a string field) is INVALID_ARGUMENT naming the field rather than INTERNAL.
+Interventions are answered as bytes serialized here too (``responses``: steps encoded in C).
 """
 
 from __future__ import annotations
@@ -9,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from splice.sdk.convert import oracle_description_to_pb, provenance_from_pb, wrap_intervention
+from splice.sdk.convert import oracle_description_to_pb, provenance_from_pb
 from splice.sdk.types import SegmentationMode
 from splice.server import metrics
 from splice.server.engine import InterventionEngine
 from splice.server.errors import InvalidArgumentError, abort, status_of
 from splice.server.requests import InterveneInput
+from splice.server.responses import response_bytes, stream_response
 from splice.server.tracing import NO_SPAN, REQUEST_SPAN
 from splice.server.wire import parse_or_invalid
 from splice.v1 import intervention_pb2 as pb
@@ -75,9 +77,7 @@ class InterventionServicer:
         name = name or self._default_oracle
         return name if name in self._oracles else "unknown"  # bounded label values
 
-    async def Intervene(
-        self, data: bytes, context: grpc.aio.ServicerContext
-    ) -> pb.InterveneResponse:
+    async def Intervene(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         started = time.perf_counter()
         oracle = ""
         span = NO_SPAN if self.tracer is None else self.tracer.start_as_current_span(
@@ -96,12 +96,12 @@ class InterventionServicer:
             context.set_trailing_metadata(self._worker)
         self.metrics.request("Intervene", "OK", self._oracle_label(oracle),
                              time.perf_counter() - started)
-        return wrap_intervention(pb.InterveneResponse, result)
+        return response_bytes(pb.InterveneResponse, result)
 
     async def InterveneStream(
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.InterveneStreamResponse]:
-        out: asyncio.Queue[pb.InterveneStreamResponse | None] = asyncio.Queue()
+    ) -> AsyncIterator[bytes]:
+        out: asyncio.Queue[bytes | None] = asyncio.Queue()
         slots = asyncio.Semaphore(STREAM_IN_FLIGHT)
         pending: set[asyncio.Task[None]] = set()
 
@@ -115,8 +115,7 @@ class InterventionServicer:
                     REQUEST_SPAN, attributes={"rpc.method": "InterveneStream"})
                 with span:
                     result = await self.engine.intervene(input_from_pb(req))
-                out.put_nowait(wrap_intervention(
-                    pb.InterveneStreamResponse, result, request_id=request_id))
+                out.put_nowait(stream_response(result, request_id))
                 self.metrics.request("InterveneStream", "OK", self._oracle_label(oracle),
                                      time.perf_counter() - started)
             except Exception as exc:
@@ -126,7 +125,8 @@ class InterventionServicer:
                 if code is grpc.StatusCode.INTERNAL:
                     log.error("internal error on stream item", exc_info=exc)
                 out.put_nowait(pb.InterveneStreamResponse(
-                    request_id=request_id, error_code=code.value[0], error_message=message))
+                    request_id=request_id, error_code=code.value[0],
+                    error_message=message).SerializeToString())
             finally:
                 slots.release()
 
@@ -150,9 +150,7 @@ class InterventionServicer:
         finally:
             reader.cancel()
 
-    async def GetIntervention(
-        self, data: bytes, context: grpc.aio.ServicerContext
-    ) -> pb.GetInterventionResponse:
+    async def GetIntervention(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
         started = time.perf_counter()
         try:
             req = parse_or_invalid(pb.GetInterventionRequest, data)
@@ -165,11 +163,11 @@ class InterventionServicer:
             await abort(context, exc, log)
             raise
         self.metrics.request("GetIntervention", "OK", "", time.perf_counter() - started)
-        return wrap_intervention(pb.GetInterventionResponse, found)
+        return response_bytes(pb.GetInterventionResponse, found)
 
     async def WatchInterventions(
         self, data: bytes, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.WatchInterventionsResponse]:
+    ) -> AsyncIterator[bytes]:
         try:
             req = parse_or_invalid(pb.WatchInterventionsRequest, data)
         except Exception as exc:
@@ -178,7 +176,7 @@ class InterventionServicer:
         async for item in self.engine.watch(
             req.after, client_id=req.client_id or None, follow=not req.no_follow
         ):
-            yield wrap_intervention(pb.WatchInterventionsResponse, item)
+            yield response_bytes(pb.WatchInterventionsResponse, item)
 
     async def ListOracles(
         self, data: bytes, context: grpc.aio.ServicerContext
@@ -192,23 +190,14 @@ class InterventionServicer:
             oracles=[oracle_description_to_pb(d) for d in self.engine.list_oracles()])
 
 
-def _ser(cls: type[Message]) -> Callable[[Any], bytes]:
-    return cls.SerializeToString
-
-
 def generic_handler(servicer: InterventionServicer) -> grpc.GenericRpcHandler:
-    """Method handlers that receive raw request bytes (see the module docstring)."""
+    """Method handlers that take and give raw bytes (see the module docstring)."""
     handlers = {
-        "Intervene": grpc.unary_unary_rpc_method_handler(
-            servicer.Intervene, response_serializer=_ser(pb.InterveneResponse)),
-        "InterveneStream": grpc.stream_stream_rpc_method_handler(
-            servicer.InterveneStream, response_serializer=_ser(pb.InterveneStreamResponse)),
-        "GetIntervention": grpc.unary_unary_rpc_method_handler(
-            servicer.GetIntervention, response_serializer=_ser(pb.GetInterventionResponse)),
-        "WatchInterventions": grpc.unary_stream_rpc_method_handler(
-            servicer.WatchInterventions,
-            response_serializer=_ser(pb.WatchInterventionsResponse)),
+        "Intervene": grpc.unary_unary_rpc_method_handler(servicer.Intervene),
+        "InterveneStream": grpc.stream_stream_rpc_method_handler(servicer.InterveneStream),
+        "GetIntervention": grpc.unary_unary_rpc_method_handler(servicer.GetIntervention),
+        "WatchInterventions": grpc.unary_stream_rpc_method_handler(servicer.WatchInterventions),
         "ListOracles": grpc.unary_unary_rpc_method_handler(
-            servicer.ListOracles, response_serializer=_ser(pb.ListOraclesResponse)),
+            servicer.ListOracles, response_serializer=pb.ListOraclesResponse.SerializeToString),
     }
     return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)

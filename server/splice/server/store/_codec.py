@@ -25,6 +25,7 @@ from splice.sdk.types import (
     Step,
     Usage,
 )
+from splice.server.native import NATIVE
 from splice.server.oracles.base import OracleResult
 from splice.server.store.base import RequestRecord
 
@@ -98,12 +99,20 @@ def encode_steps(steps: tuple[Step, ...]) -> tuple[str, str]:
     """Steps as (layout JSON ``[[index, char_start, char_end, length], ...]``, texts).
 
     The texts are stored once, concatenated, rather than as JSON strings: escaping 20 KB
-    of text costs more than the rest of an accept.
+    of text costs more than the rest of an accept. The layout is built in C where built.
     """
+    texts = "".join([s.text for s in steps])
+    if NATIVE is not None:
+        return NATIVE.steps_layout(steps), texts
+    return steps_layout(steps), texts
+
+
+def steps_layout(steps: tuple[Step, ...]) -> str:
+    """The layout JSON of ``steps`` (what ``native.steps_layout`` must return)."""
     flat: list[int] = []
     for s in steps:
         flat += (s.index, s.char_start, s.char_end, len(s.text))
-    return _layout_format(len(steps)) % tuple(flat), "".join([s.text for s in steps])
+    return _layout_format(len(steps)) % tuple(flat)
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,0 +1,48 @@
+"""The handler's per-step loops in C (``_native.c``, compiled when splice is installed).
+
+Segmentation, the store's step layout and the protobuf encoding of steps each run over every
+step of every request. Their Python versions (in ``segmentation``, ``store._codec`` and
+``responses``) define the behaviour; the C versions must agree with them exactly, which the
+tests check. Without the compiled module, or with ``SPLICE_NATIVE=0`` in the environment,
+the Python versions run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Protocol
+
+from splice.sdk.types import Step
+
+
+class NativeModule(Protocol):
+    """What ``_native`` provides."""
+
+    def blank_line_cuts(self, text: str, /) -> list[int]:
+        """Offsets where each blank-line separator ends (the regular expression's ``end()``)."""
+
+    def blank_line_steps(self, text: str, step_type: type[Step], /) -> tuple[Step, ...]:
+        """Blank-line segmentation of a text."""
+
+    def steps_wire(self, steps: Sequence[Step], field_number: int, /) -> bytes:
+        """``steps`` encoded as the repeated ``splice.v1.Step`` field ``field_number``."""
+
+    def steps_layout(self, steps: Sequence[Step], /) -> str:
+        """The store's layout JSON of ``steps``."""
+
+
+def load() -> NativeModule | None:
+    """The compiled module, or None when it is not built or ``SPLICE_NATIVE=0``."""
+    if os.environ.get("SPLICE_NATIVE", "1").strip() == "0":
+        return None
+    try:
+        from splice.server import _native  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return None
+    module: NativeModule = _native
+    return module
+
+
+NATIVE = load()
+"""The compiled hot path, if any; the server logs which one runs."""

@@ -1,0 +1,187 @@
+"""The C hot path (``splice.server._native``) agrees exactly with the Python it replaces."""
+
+from __future__ import annotations
+
+import os
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from splice.sdk.convert import intervention_from_pb, wrap_intervention
+from splice.sdk.types import (
+    ErrorCategory,
+    Intervention,
+    OracleInfo,
+    Provenance,
+    Replacement,
+    SegmentationMode,
+    Segmenter,
+    Status,
+    Step,
+    Usage,
+)
+from splice.server import native
+from splice.server.responses import STEPS_FIELD, response_bytes, stream_response
+from splice.server.segmentation import _BLANK_RUN_RE, join_presegmented, segment_with
+from splice.server.store._codec import steps_layout
+from splice.v1 import intervention_pb2 as pb
+
+from tests.server.test_segmentation import MODES, ROLLOUTS
+
+NATIVE = native.load()
+STEP_LISTS = st.one_of(
+    ROLLOUTS.map(lambda text: segment_with(text, SegmentationMode.KEYWORD, None)),
+    st.lists(st.text(min_size=1, max_size=30), max_size=12).map(
+        lambda texts: join_presegmented(texts)[1]),
+)
+
+
+@pytest.fixture(scope="module")
+def c() -> native.NativeModule:
+    """The compiled module: scripts/setup.sh builds it, so its absence is a failure."""
+    if NATIVE is None:
+        pytest.fail("splice.server._native is not built (or SPLICE_NATIVE=0 is set): "
+                    "run scripts/setup.sh, which compiles it")
+    return NATIVE
+
+
+def test_the_server_runs_the_compiled_path() -> None:
+    assert os.environ.get("SPLICE_NATIVE", "1") != "0"
+    assert native.NATIVE is not None, "the installed server would run the Python path"
+
+
+@given(ROLLOUTS, MODES)
+def test_segmentation_agrees(c: native.NativeModule, text: str,
+                             mode: SegmentationMode) -> None:
+    assert segment_with(text, mode, c) == segment_with(text, mode, None)
+
+
+@given(ROLLOUTS)
+def test_blank_line_cuts_are_the_regular_expressions_ends(c: native.NativeModule,
+                                                           text: str) -> None:
+    assert c.blank_line_cuts(text) == [m.end() for m in _BLANK_RUN_RE.finditer(text)]
+
+
+@pytest.mark.parametrize("text", [
+    "", " ", "\n\n", "  \n \n  x", "a\n\nb", "a\n\n", "a\n \t\r\f\v\nb\u2028\u00a0c",
+    "日本\n\n語", "😀\n\n😀\n\n", "\n\nWait\n\n", "x" * 5000 + "\n\n" + "y",
+])
+def test_segmentation_edge_cases_agree(c: native.NativeModule, text: str) -> None:
+    for mode in (SegmentationMode.BLANK_LINE, SegmentationMode.KEYWORD):
+        assert segment_with(text, mode, c) == segment_with(text, mode, None)
+
+
+def _surrogate_free(steps: tuple[Step, ...]) -> bool:
+    return all(not any("\ud800" <= ch <= "\udfff" for ch in s.text) for s in steps)
+
+
+@given(STEP_LISTS)
+def test_layout_agrees(c: native.NativeModule, steps: tuple[Step, ...]) -> None:
+    assert c.steps_layout(steps) == steps_layout(steps)
+
+
+@given(STEP_LISTS.filter(_surrogate_free))
+def test_wire_is_protobufs_own_encoding(c: native.NativeModule,
+                                        steps: tuple[Step, ...]) -> None:
+    expected = pb.Intervention(steps=[
+        pb.Step(index=s.index, text=s.text, char_start=s.char_start, char_end=s.char_end)
+        for s in steps]).SerializeToString()
+    assert c.steps_wire(steps, STEPS_FIELD) == expected
+
+
+def test_wire_of_default_and_large_values(c: native.NativeModule) -> None:
+    steps = (Step(0, "", 0, 0), Step(2**32 - 1, "é" * 200, 2**31, 2**32 - 1),
+             Step(300, "x", 127, 128))
+    message = pb.Intervention.FromString(c.steps_wire(steps, STEPS_FIELD))
+    got = [(s.index, s.text, s.char_start, s.char_end) for s in message.steps]
+    assert got == [(s.index, s.text, s.char_start, s.char_end) for s in steps]
+
+
+@pytest.mark.parametrize(("step", "error"), [
+    (Step(2**32, "x", 0, 1), OverflowError),
+    (Step(-1, "x", 0, 1), OverflowError),
+    (Step(1, "x", 0, 2**40), OverflowError),
+    (Step(1, b"x", 0, 1), TypeError),  # type: ignore[arg-type]
+    (Step(1, "\udcff", 0, 1), UnicodeEncodeError),
+])
+def test_wire_refuses_what_protobuf_refuses(c: native.NativeModule, step: Step,
+                                            error: type[Exception]) -> None:
+    with pytest.raises(error):
+        c.steps_wire((Step(1, "ok", 0, 2), step), STEPS_FIELD)
+
+
+def test_bad_arguments_are_type_errors(c: native.NativeModule) -> None:
+    with pytest.raises(TypeError):
+        c.blank_line_cuts(b"a\n\nb")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        c.blank_line_steps(b"a\n\nb", Step)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        c.blank_line_steps("a\n\nb", tuple)  # no slots named index, text, ...
+    with pytest.raises(AttributeError):
+        c.steps_layout([object()])  # type: ignore[list-item]
+    with pytest.raises(ValueError):
+        c.steps_wire((), 16)
+
+
+def _raises(error: type[Exception], call: Callable[[], object]) -> None:
+    try:
+        call()
+    except error:
+        return
+    raise AssertionError(f"no {error.__name__}")
+
+
+def test_no_memory_is_leaked(c: native.NativeModule) -> None:
+    text = "Step one: 2 + 2 = 4.\n\nStep two, é 日本 😀.\n \nDone.\n\n" * 20
+    steps = segment_with(text, SegmentationMode.BLANK_LINE, c)
+    bad = (Step(1, "x", 0, 1), Step(-1, "x", 0, 1))
+    calls: list[Callable[[], object]] = [
+        lambda: c.blank_line_steps(text, Step), lambda: c.blank_line_cuts(text),
+        lambda: c.steps_layout(steps), lambda: c.steps_wire(steps, STEPS_FIELD),
+        lambda: _raises(OverflowError, lambda: c.steps_wire(bad, STEPS_FIELD)),
+        lambda: _raises(TypeError, lambda: c.blank_line_steps(text, tuple)),
+    ]
+    for call in calls:
+        call()  # warm caches (the UTF-8 of each text is cached on the str)
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(20_000):
+                call()
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        # one object kept per call would be over 500 KB
+        assert grown < 16 * 1024, f"{grown} bytes kept after 20,000 calls"
+
+
+def _intervention(steps: tuple[Step, ...]) -> Intervention:
+    return Intervention(
+        request_id="r1", client_id="c", status=Status.FOUND_ERROR, first_error_step=1,
+        steps=steps, replacements=(Replacement(1, "So 12 \\times 13 = 156.", False),),
+        category=ErrorCategory.EXECUTION, explanation="wrong product",
+        oracle=OracleInfo("symbolic", "symbolic", "1", "abc"), usage=Usage(oracle_latency_ms=2.5),
+        failure=None, segmenter=Segmenter("blank_line", "2"), sequence=7, cached=False,
+        created_at=datetime(2026, 12, 4, tzinfo=UTC),
+        provenance=Provenance(policy_checkpoint="ck", sampling={"t": "1.0"}))
+
+
+@pytest.mark.parametrize("text", ["", "One.\n\nTwo: 12 \\times 13 = 146.\n\nSo 146.",
+                                  "日本 😀\n\n" * 50])
+def test_responses_parse_to_the_same_message(c: native.NativeModule, text: str) -> None:
+    steps = segment_with(text, SegmentationMode.BLANK_LINE, None) or (Step(1, "x", 0, 1),)
+    base = _intervention(steps)
+    for cls in (pb.InterveneResponse, pb.GetInterventionResponse,
+                pb.WatchInterventionsResponse):
+        expected = wrap_intervention(cls, base)
+        for impl in (c, None):
+            got = cls.FromString(response_bytes(cls, base, impl))
+            assert got == expected
+            assert intervention_from_pb(got.intervention) == base
+    expected_stream = wrap_intervention(pb.InterveneStreamResponse, base, request_id="r9")
+    for impl in (c, None):
+        got_stream = pb.InterveneStreamResponse.FromString(stream_response(base, "r9", impl))
+        assert got_stream == expected_stream
