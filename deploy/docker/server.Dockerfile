@@ -10,15 +10,22 @@ FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
+# A C compiler for the server's native hot path (hatch_build.py); the runtime stage has none.
+# Debian's versions follow the pinned base image's snapshot, so they are not pinned one by one.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md hatch_build.py ./
 COPY sdk ./sdk
 COPY server ./server
 COPY trainer ./trainer
 # The server extras only: grpcio, asyncpg, sympy, math-verify and the provider SDKs (no torch).
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir "/src[llm]" \
-    && /opt/venv/bin/splice --help > /dev/null
+    && /opt/venv/bin/splice --help > /dev/null \
+    && /opt/venv/bin/python -c "import splice.server._native"
 COPY deploy/docker/healthcheck.py /opt/splice/healthcheck.py
 
 # ---- runtime: the venv on the same slim base, a non-root user, a gRPC health check ----

@@ -19,7 +19,7 @@ RUN apt-get update \
        build-essential \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md hatch_build.py ./
 COPY sdk ./sdk
 COPY server ./server
 COPY trainer ./trainer
