@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from splice.sdk.convert import intervention_from_pb, wrap_intervention
 from splice.sdk.types import (
@@ -25,13 +25,14 @@ from splice.sdk.types import (
 )
 from splice.server import native
 from splice.server.responses import STEPS_FIELD, response_bytes, stream_response
-from splice.server.segmentation import _BLANK_RUN_RE, join_presegmented, segment_with
+from splice.server.segmentation import KEYWORDS, join_presegmented, segment_with
 from splice.server.store._codec import steps_layout
 from splice.v1 import intervention_pb2 as pb
 
 from tests.server.test_segmentation import MODES, ROLLOUTS
 
 NATIVE = native.load()
+KEYWORD = SegmentationMode.KEYWORD
 STEP_LISTS = st.one_of(
     ROLLOUTS.map(lambda text: segment_with(text, SegmentationMode.KEYWORD, None)),
     st.lists(st.text(min_size=1, max_size=30), max_size=12).map(
@@ -59,13 +60,23 @@ def test_segmentation_agrees(c: native.NativeModule, text: str,
     assert segment_with(text, mode, c) == segment_with(text, mode, None)
 
 
-@given(ROLLOUTS)
-def test_blank_line_cuts_are_the_regular_expressions_ends(c: native.NativeModule,
-                                                           text: str) -> None:
-    assert c.blank_line_cuts(text) == [m.end() for m in _BLANK_RUN_RE.finditer(text)]
+# Texts dense in keywords and in what may stand before or after one.
+KEYWORD_TEXTS = st.lists(st.sampled_from([
+    *KEYWORDS, "x", "é", "日", "1", "_", "s", "ing", " ", "  ", "\t", "\n", "\n\n", ". ", "? ",
+    ") ", "; ", ",", ".", "\r\n\r\n", " \n", "\u00a0",
+]), max_size=30).map("".join)
+
+
+@settings(max_examples=400)
+@given(KEYWORD_TEXTS)
+def test_keyword_mode_agrees(c: native.NativeModule, text: str) -> None:
+    assert segment_with(text, KEYWORD, c) == segment_with(text, KEYWORD, None)
 
 
 @pytest.mark.parametrize("text", [
+    "Hello there.\nWait no.", "x. Wait", "x.  \tBut y", "x Wait", "(a) Hmm", "x\nWaiting",
+    "x\n  maybe_y", "x\n maybe", "x.But", "x:\tLet me check", "x; Let me", " Wait", "\tWait",
+    "x\n\n  Wait, y. But z\n\n", "ab wait", "1) However, 2)", "x.\u00a0Wait",
     "", " ", "\n\n", "  \n \n  x", "a\n\nb", "a\n\n", "a\n \t\r\f\v\nb\u2028\u00a0c",
     "日本\n\n語", "😀\n\n😀\n\n", "\n\nWait\n\n", "x" * 5000 + "\n\n" + "y",
 ])
@@ -115,7 +126,9 @@ def test_wire_refuses_what_protobuf_refuses(c: native.NativeModule, step: Step,
 
 def test_bad_arguments_are_type_errors(c: native.NativeModule) -> None:
     with pytest.raises(TypeError):
-        c.blank_line_cuts(b"a\n\nb")  # type: ignore[arg-type]
+        c.keyword_steps("a Wait", ["Wait"], Step)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        c.keyword_steps("a Wait", (b"Wait",), Step)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         c.blank_line_steps(b"a\n\nb", Step)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -135,11 +148,11 @@ def _raises(error: type[Exception], call: Callable[[], object]) -> None:
 
 
 def test_no_memory_is_leaked(c: native.NativeModule) -> None:
-    text = "Step one: 2 + 2 = 4.\n\nStep two, é 日本 😀.\n \nDone.\n\n" * 20
+    text = "Step one: 2 + 2 = 4.\n\nWait, é 日本 😀.\n \nDone. But\n\n" * 20
     steps = segment_with(text, SegmentationMode.BLANK_LINE, c)
     bad = (Step(1, "x", 0, 1), Step(-1, "x", 0, 1))
     calls: list[Callable[[], object]] = [
-        lambda: c.blank_line_steps(text, Step), lambda: c.blank_line_cuts(text),
+        lambda: c.blank_line_steps(text, Step), lambda: c.keyword_steps(text, KEYWORDS, Step),
         lambda: c.steps_layout(steps), lambda: c.steps_wire(steps, STEPS_FIELD),
         lambda: _raises(OverflowError, lambda: c.steps_wire(bad, STEPS_FIELD)),
         lambda: _raises(TypeError, lambda: c.blank_line_steps(text, tuple)),

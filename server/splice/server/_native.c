@@ -47,35 +47,8 @@ next_cut(int kind, const void *data, Py_ssize_t n, Py_ssize_t pos)
     return -1;
 }
 
-static PyObject *
-blank_line_cuts(PyObject *self, PyObject *text)
-{
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "blank_line_cuts() takes a str");
-        return NULL;
-    }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    PyObject *cuts = PyList_New(0);
-    if (cuts == NULL)
-        return NULL;
-    for (Py_ssize_t at = next_cut(kind, data, n, 0); at >= 0; at = next_cut(kind, data, n, at)) {
-        PyObject *value = PyLong_FromSsize_t(at);
-        if (value == NULL || PyList_Append(cuts, value) < 0) {
-            Py_XDECREF(value);
-            Py_DECREF(cuts);
-            return NULL;
-        }
-        Py_DECREF(value);
-        if (at >= n)
-            break;
-    }
-    return cuts;
-}
-
-/* How to build a Step: its type and the descriptors of its four slots (native.py checks
- * that the class is a plain slots dataclass whose __init__ only assigns them). */
+/* How to build a Step: its type and the descriptors of its four slots. Assigning the slots
+ * is all that Step's __init__ does (a plain slots dataclass); the tests compare the steps. */
 typedef struct {
     PyTypeObject *type;
     PyObject *slots[4];  /* index, text, char_start, char_end */
@@ -177,6 +150,165 @@ blank_line_steps(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (cut >= 0 && cut < n)
             cut = next_cut(kind, data, n, cut);
     }
+done:;
+    maker_clear(&maker);
+    PyObject *result = PyList_AsTuple(steps);
+    Py_DECREF(steps);
+    return result;
+}
+
+/* Keyword mode (segmentation's rules, version 2): a cut right before a keyword that is a
+ * whole word and opens a line (after a newline and optional spaces or tabs) or a sentence
+ * (after one of .!?:;)] and at least one space or tab). */
+typedef struct {
+    PyObject *keywords;        /* tuple of non-empty str */
+    unsigned char ascii[128];  /* first characters of the keywords, when ASCII */
+    int other_first;           /* some keyword starts with a non-ASCII character */
+} Keywords;
+
+static int
+keywords_init(Keywords *kw, PyObject *keywords)
+{
+    kw->keywords = keywords;
+    memset(kw->ascii, 0, sizeof kw->ascii);
+    kw->other_first = 0;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keywords); k++) {
+        PyObject *keyword = PyTuple_GET_ITEM(keywords, k);
+        if (!PyUnicode_Check(keyword) || PyUnicode_GET_LENGTH(keyword) == 0) {
+            PyErr_SetString(PyExc_TypeError, "keywords must be non-empty str");
+            return -1;
+        }
+        Py_UCS4 first = PyUnicode_READ_CHAR(keyword, 0);
+        if (first < 128)
+            kw->ascii[first] = 1;
+        else
+            kw->other_first = 1;
+    }
+    return 0;
+}
+
+static int
+opens_step(int kind, const void *data, Py_ssize_t n, Py_ssize_t pos, const Keywords *kw)
+{
+    Py_UCS4 prev = PyUnicode_READ(kind, data, pos - 1);
+    if (prev != ' ' && prev != '\t' && prev != '\n')
+        return 0;
+    Py_UCS4 first = PyUnicode_READ(kind, data, pos);
+    if (first < 128 ? !kw->ascii[first] : !kw->other_first)
+        return 0;
+    int whole = 0;
+    PyObject *keywords = kw->keywords;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keywords) && !whole; k++) {
+        PyObject *keyword = PyTuple_GET_ITEM(keywords, k);
+        int kkind = PyUnicode_KIND(keyword);
+        const void *kdata = PyUnicode_DATA(keyword);
+        Py_ssize_t klen = PyUnicode_GET_LENGTH(keyword);
+        if (PyUnicode_READ(kkind, kdata, 0) != first || pos + klen > n)
+            continue;
+        Py_ssize_t i = 1;
+        while (i < klen && PyUnicode_READ(kind, data, pos + i) == PyUnicode_READ(kkind, kdata, i))
+            i++;
+        if (i < klen)
+            continue;
+        Py_ssize_t end = pos + klen;
+        if (end == n)
+            whole = 1;
+        else {
+            Py_UCS4 next = PyUnicode_READ(kind, data, end);
+            whole = !(Py_UNICODE_ISALNUM(next) || next == '_');
+        }
+    }
+    if (!whole)
+        return 0;
+    Py_ssize_t start = pos;
+    while (start > 0) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, start - 1);
+        if (c != ' ' && c != '\t')
+            break;
+        start--;
+    }
+    if (start == 0)
+        return 0;
+    Py_UCS4 before = PyUnicode_READ(kind, data, start - 1);
+    if (before == '\n')
+        return 1;
+    return start != pos && before < 128 && strchr(".!?:;)]", (int)before) != NULL;
+}
+
+/* keyword_steps(text, keywords, step_type): the steps of keyword mode. Cuts are the ends of
+ * blank-line separators and the keyword cuts, kept where they fall after the first
+ * non-space character and before the end. `keywords` is a tuple of non-empty str. */
+static PyObject *
+keyword_steps(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "keyword_steps(text: str, keywords: tuple[str, ...], step_type)");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    Keywords keywords;
+    if (keywords_init(&keywords, args[1]) < 0)
+        return NULL;
+    StepMaker maker;
+    if (maker_init(&maker, args[2]) < 0)
+        return NULL;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *steps = PyList_New(0);
+    if (steps == NULL) {
+        maker_clear(&maker);
+        return NULL;
+    }
+    if (n == 0)
+        goto done;
+    Py_ssize_t first_content = 0;
+    while (first_content < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, first_content)))
+        first_content++;
+    /* two increasing sequences of cuts, merged: blank-line cuts and keyword cuts */
+    Py_ssize_t start = 0, index = 0, blank = next_cut(kind, data, n, 0), pos = 1;
+    for (;;) {
+        Py_ssize_t limit = blank >= 0 ? blank : n, cut;
+        for (; pos < limit; pos++) {
+            if (kind == PyUnicode_1BYTE_KIND) {  /* most rollouts: skip non-initials fast */
+                Py_UCS1 c = ((const Py_UCS1 *)data)[pos];
+                if (c < 128 ? !keywords.ascii[c] : !keywords.other_first)
+                    continue;
+            }
+            if (opens_step(kind, data, n, pos, &keywords))
+                break;
+        }
+        if (pos < limit) {
+            cut = pos;
+        } else {
+            cut = limit;
+            if (blank >= 0)
+                blank = next_cut(kind, data, n, blank);
+        }
+        pos = cut + 1;
+        if (cut >= n)
+            break;
+        if (cut <= first_content)
+            continue;  /* whitespace before the first content stays in step 1 */
+        PyObject *step = new_step(&maker, text, ++index, start, cut);
+        if (step == NULL || PyList_Append(steps, step) < 0) {
+            Py_XDECREF(step);
+            Py_DECREF(steps);
+            maker_clear(&maker);
+            return NULL;
+        }
+        Py_DECREF(step);
+        start = cut;
+    }
+    PyObject *last = new_step(&maker, text, ++index, start, n);
+    if (last == NULL || PyList_Append(steps, last) < 0) {
+        Py_XDECREF(last);
+        Py_DECREF(steps);
+        maker_clear(&maker);
+        return NULL;
+    }
+    Py_DECREF(last);
 done:;
     maker_clear(&maker);
     PyObject *result = PyList_AsTuple(steps);
@@ -421,10 +553,10 @@ end:
 }
 
 static PyMethodDef methods[] = {
-    {"blank_line_cuts", blank_line_cuts, METH_O,
-     "Offsets where each blank-line separator of text ends."},
     {"blank_line_steps", (PyCFunction)(void (*)(void))blank_line_steps, METH_FASTCALL,
      "Steps of blank-line mode, built with step_type."},
+    {"keyword_steps", (PyCFunction)(void (*)(void))keyword_steps, METH_FASTCALL,
+     "Steps of keyword mode, built with step_type."},
     {"steps_wire", (PyCFunction)(void (*)(void))steps_wire, METH_FASTCALL,
      "Protobuf encoding of steps as a repeated splice.v1.Step field."},
     {"steps_layout", steps_layout, METH_O, "The store's layout JSON of steps."},

@@ -19,8 +19,8 @@ Rules (version 2):
 Version 1 made a leading blank run a step of its own, and its separators ended at the first
 non-ASCII space.
 
-This runs on every request. Where the server's C module is built (``native``), it finds the
-blank runs and builds the steps of blank-line mode; the Python below defines what it must do.
+This runs on every request. Where the server's C module is built (``native``), it segments
+in both modes; the Python below defines what it must do.
 Keywords are found with ``str.find`` (a ``memchr`` for one character) and steps are built
 with C-level ``map`` calls; blank runs are found by one regular expression, whose
 single-character prefix search measured faster than a ``find("\\n\\n")`` loop.
@@ -164,6 +164,8 @@ def segment_with(
     """:func:`segment` with the C module ``native``, or in Python alone when it is None."""
     if not text:
         return ()
+    if native is not None and mode == SegmentationMode.KEYWORD:
+        return native.keyword_steps(text, KEYWORDS, Step)
     keyword_cuts = _keyword_cuts(text) if mode == SegmentationMode.KEYWORD else None
     if not keyword_cuts:
         if native is not None:
@@ -171,8 +173,7 @@ def segment_with(
         return _steps(_blank_line_texts(text))
     n = len(text)
     first_content = n - len(text.lstrip())
-    blank_cuts = (native.blank_line_cuts(text) if native is not None
-                  else [m.end() for m in _BLANK_RUN_RE.finditer(text)])
+    blank_cuts = [m.end() for m in _BLANK_RUN_RE.finditer(text)]
     cuts = sorted({c for c in chain(keyword_cuts, blank_cuts) if first_content < c < n})
     starts = [0, *cuts]
     cuts.append(n)
