@@ -126,13 +126,15 @@ def test_wire_refuses_what_protobuf_refuses(c: native.NativeModule, step: Step,
 
 def test_bad_arguments_are_type_errors(c: native.NativeModule) -> None:
     with pytest.raises(TypeError):
-        c.keyword_steps("a Wait", ["Wait"], Step)  # type: ignore[arg-type]
+        c.segment_steps("a Wait", ["Wait"], Step)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        c.keyword_steps("a Wait", (b"Wait",), Step)  # type: ignore[arg-type]
+        c.segment_steps("a Wait", (b"Wait",), Step)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        c.blank_line_steps(b"a\n\nb", Step)  # type: ignore[arg-type]
+        c.segment_steps("a Wait", ("",), Step)
     with pytest.raises(TypeError):
-        c.blank_line_steps("a\n\nb", tuple)  # no slots named index, text, ...
+        c.segment_steps(b"a\n\nb", (), Step)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        c.segment_steps("a\n\nb", (), tuple)  # no slots named index, text, ...
     with pytest.raises(AttributeError):
         c.steps_layout([object()])  # type: ignore[list-item]
     with pytest.raises(ValueError):
@@ -152,10 +154,10 @@ def test_no_memory_is_leaked(c: native.NativeModule) -> None:
     steps = segment_with(text, SegmentationMode.BLANK_LINE, c)
     bad = (Step(1, "x", 0, 1), Step(-1, "x", 0, 1))
     calls: list[Callable[[], object]] = [
-        lambda: c.blank_line_steps(text, Step), lambda: c.keyword_steps(text, KEYWORDS, Step),
+        lambda: c.segment_steps(text, (), Step), lambda: c.segment_steps(text, KEYWORDS, Step),
         lambda: c.steps_layout(steps), lambda: c.steps_wire(steps, STEPS_FIELD),
         lambda: _raises(OverflowError, lambda: c.steps_wire(bad, STEPS_FIELD)),
-        lambda: _raises(TypeError, lambda: c.blank_line_steps(text, tuple)),
+        lambda: _raises(TypeError, lambda: c.segment_steps(text, (), tuple)),
     ]
     for call in calls:
         call()  # warm caches (the UTF-8 of each text is cached on the str)

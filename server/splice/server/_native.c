@@ -104,57 +104,16 @@ new_step(const StepMaker *maker, PyObject *text, Py_ssize_t index, Py_ssize_t st
     return step;
 }
 
-/* blank_line_steps(text, step_type): the steps of blank-line mode, as step_type(index, text,
- * char_start, char_end); a whitespace-only first step joins the second. */
-static PyObject *
-blank_line_steps(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+static int
+append_step(PyObject *steps, const StepMaker *maker, PyObject *text, Py_ssize_t index,
+            Py_ssize_t start, Py_ssize_t end)
 {
-    if (nargs != 2 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "blank_line_steps(text: str, step_type)");
-        return NULL;
-    }
-    PyObject *text = args[0];
-    StepMaker maker;
-    if (maker_init(&maker, args[1]) < 0)
-        return NULL;
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    PyObject *steps = PyList_New(0);
-    if (steps == NULL) {
-        maker_clear(&maker);
-        return NULL;
-    }
-    if (n == 0)
-        goto done;
-    Py_ssize_t start = 0, index = 0;
-    Py_ssize_t cut = next_cut(kind, data, n, 0);
-    if (cut >= 0 && cut < n) {
-        Py_ssize_t k = 0;  /* a first step of whitespace only joins the next one */
-        while (k < cut && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, k)))
-            k++;
-        if (k == cut)
-            cut = next_cut(kind, data, n, cut);
-    }
-    while (start < n) {
-        Py_ssize_t end = cut < 0 ? n : cut;
-        PyObject *step = new_step(&maker, text, ++index, start, end);
-        if (step == NULL || PyList_Append(steps, step) < 0) {
-            Py_XDECREF(step);
-            Py_DECREF(steps);
-            maker_clear(&maker);
-            return NULL;
-        }
-        Py_DECREF(step);
-        start = end;
-        if (cut >= 0 && cut < n)
-            cut = next_cut(kind, data, n, cut);
-    }
-done:;
-    maker_clear(&maker);
-    PyObject *result = PyList_AsTuple(steps);
-    Py_DECREF(steps);
-    return result;
+    PyObject *step = new_step(maker, text, index, start, end);
+    if (step == NULL)
+        return -1;
+    int appended = PyList_Append(steps, step);
+    Py_DECREF(step);
+    return appended;
 }
 
 /* Keyword mode (segmentation's rules, version 2): a cut right before a keyword that is a
@@ -235,15 +194,18 @@ opens_step(int kind, const void *data, Py_ssize_t n, Py_ssize_t pos, const Keywo
     return start != pos && before < 128 && strchr(".!?:;)]", (int)before) != NULL;
 }
 
-/* keyword_steps(text, keywords, step_type): the steps of keyword mode. Cuts are the ends of
- * blank-line separators and the keyword cuts, kept where they fall after the first
- * non-space character and before the end. `keywords` is a tuple of non-empty str. */
+/* segment_steps(text, keywords, step_type): the steps of a text, as step_type(index, text,
+ * char_start, char_end). Cuts are the ends of blank-line separators and, if `keywords` (a
+ * tuple of non-empty str) is not empty, the keyword cuts; a cut counts where it falls after
+ * the first non-space character and before the end. With no keywords this is blank-line
+ * mode (whose whitespace-only first step joins the second), with segmentation.KEYWORDS it
+ * is keyword mode. */
 static PyObject *
-keyword_steps(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+segment_steps(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyTuple_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError,
-                        "keyword_steps(text: str, keywords: tuple[str, ...], step_type)");
+                        "segment_steps(text: str, keywords: tuple[str, ...], step_type)");
         return NULL;
     }
     PyObject *text = args[0];
@@ -267,9 +229,12 @@ keyword_steps(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     while (first_content < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, first_content)))
         first_content++;
     /* two increasing sequences of cuts, merged: blank-line cuts and keyword cuts */
+    int any_keyword = PyTuple_GET_SIZE(args[1]) > 0;
     Py_ssize_t start = 0, index = 0, blank = next_cut(kind, data, n, 0), pos = 1;
     for (;;) {
         Py_ssize_t limit = blank >= 0 ? blank : n, cut;
+        if (!any_keyword)
+            pos = limit;
         for (; pos < limit; pos++) {
             if (kind == PyUnicode_1BYTE_KIND) {  /* most rollouts: skip non-initials fast */
                 Py_UCS1 c = ((const Py_UCS1 *)data)[pos];
@@ -291,29 +256,21 @@ keyword_steps(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             break;
         if (cut <= first_content)
             continue;  /* whitespace before the first content stays in step 1 */
-        PyObject *step = new_step(&maker, text, ++index, start, cut);
-        if (step == NULL || PyList_Append(steps, step) < 0) {
-            Py_XDECREF(step);
-            Py_DECREF(steps);
-            maker_clear(&maker);
-            return NULL;
-        }
-        Py_DECREF(step);
+        if (append_step(steps, &maker, text, ++index, start, cut) < 0)
+            goto fail;
         start = cut;
     }
-    PyObject *last = new_step(&maker, text, ++index, start, n);
-    if (last == NULL || PyList_Append(steps, last) < 0) {
-        Py_XDECREF(last);
-        Py_DECREF(steps);
-        maker_clear(&maker);
-        return NULL;
-    }
-    Py_DECREF(last);
+    if (append_step(steps, &maker, text, ++index, start, n) < 0)
+        goto fail;
 done:;
     maker_clear(&maker);
     PyObject *result = PyList_AsTuple(steps);
     Py_DECREF(steps);
     return result;
+fail:
+    maker_clear(&maker);
+    Py_DECREF(steps);
+    return NULL;
 }
 
 /* The four fields of a step, checked: index, char_start and char_end are uint32. */
@@ -553,10 +510,8 @@ end:
 }
 
 static PyMethodDef methods[] = {
-    {"blank_line_steps", (PyCFunction)(void (*)(void))blank_line_steps, METH_FASTCALL,
-     "Steps of blank-line mode, built with step_type."},
-    {"keyword_steps", (PyCFunction)(void (*)(void))keyword_steps, METH_FASTCALL,
-     "Steps of keyword mode, built with step_type."},
+    {"segment_steps", (PyCFunction)(void (*)(void))segment_steps, METH_FASTCALL,
+     "Steps of a text: blank-line mode, or keyword mode given the keywords."},
     {"steps_wire", (PyCFunction)(void (*)(void))steps_wire, METH_FASTCALL,
      "Protobuf encoding of steps as a repeated splice.v1.Step field."},
     {"steps_layout", steps_layout, METH_O, "The store's layout JSON of steps."},

@@ -19,12 +19,9 @@ from splice.sdk.types import Step
 class NativeModule(Protocol):
     """What ``_native`` provides."""
 
-    def blank_line_steps(self, text: str, step_type: type[Step], /) -> tuple[Step, ...]:
-        """Blank-line segmentation of a text."""
-
-    def keyword_steps(self, text: str, keywords: tuple[str, ...], step_type: type[Step],
+    def segment_steps(self, text: str, keywords: tuple[str, ...], step_type: type[Step],
                       /) -> tuple[Step, ...]:
-        """Keyword-mode segmentation of a text."""
+        """Segmentation of a text: blank-line mode, or keyword mode given the keywords."""
 
     def steps_wire(self, steps: Sequence[Step], field_number: int, /) -> bytes:
         """``steps`` encoded as the repeated ``splice.v1.Step`` field ``field_number``."""

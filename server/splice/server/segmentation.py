@@ -164,12 +164,11 @@ def segment_with(
     """:func:`segment` with the C module ``native``, or in Python alone when it is None."""
     if not text:
         return ()
-    if native is not None and mode == SegmentationMode.KEYWORD:
-        return native.keyword_steps(text, KEYWORDS, Step)
+    if native is not None:
+        return native.segment_steps(
+            text, KEYWORDS if mode == SegmentationMode.KEYWORD else (), Step)
     keyword_cuts = _keyword_cuts(text) if mode == SegmentationMode.KEYWORD else None
     if not keyword_cuts:
-        if native is not None:
-            return native.blank_line_steps(text, Step)
         return _steps(_blank_line_texts(text))
     n = len(text)
     first_content = n - len(text.lstrip())
