@@ -13,6 +13,7 @@ quiet() { grep -v "is ignored: it is neither" || true; }
 if [[ ",$EXTRAS," == *",trainer,"* ]] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
     .venv/bin/python -m pip install -q -c constraints.txt torch 2>&1 | quiet
 fi
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[${EXTRAS}]" 2>&1 | quiet
-.venv/bin/python -c "import splice.server, splice.sdk"
+# SPLICE_NATIVE=1: the server's C hot path must compile (hatch_build.py), or setup fails
+SPLICE_NATIVE=1 .venv/bin/python -m pip install -q -c constraints.txt -e ".[${EXTRAS}]" 2>&1 | quiet
+.venv/bin/python -c "import splice.server._native, splice.sdk"
 echo "setup done: .venv with splice[${EXTRAS}]"

@@ -23,7 +23,7 @@ COPY server ./server
 COPY trainer ./trainer
 # The server extras only: grpcio, asyncpg, sympy, math-verify and the provider SDKs (no torch).
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir "/src[llm]" \
+    && SPLICE_NATIVE=1 /opt/venv/bin/pip install --no-cache-dir "/src[llm]" \
     && /opt/venv/bin/splice --help > /dev/null \
     && /opt/venv/bin/python -c "import splice.server._native"
 COPY deploy/docker/healthcheck.py /opt/splice/healthcheck.py

@@ -24,7 +24,7 @@ COPY sdk ./sdk
 COPY server ./server
 COPY trainer ./trainer
 RUN python3.12 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir "/src[vllm,llm]" \
+    && SPLICE_NATIVE=1 /opt/venv/bin/pip install --no-cache-dir "/src[vllm,llm]" \
     && /opt/venv/bin/python -c "import torch, vllm, splice.trainer"
 
 # ---- runtime: same CUDA base, the venv, a compiler for Triton's JIT, a non-root user ----

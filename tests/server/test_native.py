@@ -63,7 +63,7 @@ def test_segmentation_agrees(c: native.NativeModule, text: str,
 # Texts dense in keywords and in what may stand before or after one.
 KEYWORD_TEXTS = st.lists(st.sampled_from([
     *KEYWORDS, "x", "é", "日", "1", "_", "s", "ing", " ", "  ", "\t", "\n", "\n\n", ". ", "? ",
-    ") ", "; ", ",", ".", "\r\n\r\n", " \n", "\u00a0",
+    ") ", "; ", ",", ".", "\r\n\r\n", " \n", "\u00a0", "\x00",
 ]), max_size=30).map("".join)
 
 
@@ -76,7 +76,7 @@ def test_keyword_mode_agrees(c: native.NativeModule, text: str) -> None:
 @pytest.mark.parametrize("text", [
     "Hello there.\nWait no.", "x. Wait", "x.  \tBut y", "x Wait", "(a) Hmm", "x\nWaiting",
     "x\n  maybe_y", "x\n maybe", "x.But", "x:\tLet me check", "x; Let me", " Wait", "\tWait",
-    "x\n\n  Wait, y. But z\n\n", "ab wait", "1) However, 2)", "x.\u00a0Wait",
+    "x\n\n  Wait, y. But z\n\n", "ab wait", "1) However, 2)", "x.\u00a0Wait", "x\x00 Wait",
     "", " ", "\n\n", "  \n \n  x", "a\n\nb", "a\n\n", "a\n \t\r\f\v\nb\u2028\u00a0c",
     "日本\n\n語", "😀\n\n😀\n\n", "\n\nWait\n\n", "x" * 5000 + "\n\n" + "y",
 ])
@@ -200,3 +200,31 @@ def test_responses_parse_to_the_same_message(c: native.NativeModule, text: str) 
     for impl in (c, None):
         got_stream = pb.InterveneStreamResponse.FromString(stream_response(base, "r9", impl))
         assert got_stream == expected_stream
+
+
+def test_a_list_changed_while_it_is_read_is_safe(c: native.NativeModule) -> None:
+    steps: list[object] = []
+
+    class Shrinking:
+        index, char_start, char_end = 1, 0, 1
+
+        @property
+        def text(self) -> str:
+            steps.clear()  # frees the other items, were they only borrowed from the list
+            return "x"
+
+    steps += [Shrinking(), Shrinking(), Shrinking()]
+    encoded = c.steps_wire(steps, STEPS_FIELD)  # type: ignore[arg-type]
+    assert len(pb.Intervention.FromString(encoded).steps) == 3
+    steps += [Shrinking(), Shrinking()]
+    assert c.steps_layout(steps) == "[[1,0,1,1],[1,0,1,1]]"  # type: ignore[arg-type]
+
+
+def test_a_module_built_from_another_version_is_not_used(
+        c: native.NativeModule, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(c, "API_VERSION", native.API_VERSION - 1)
+    assert native.load() is None
+    assert "rebuild it" in native.PROBLEM
+    monkeypatch.undo()
+    assert native.load() is c
+    assert native.PROBLEM == ""

@@ -1,12 +1,17 @@
 /* Native hot path of the request handler: per-step loops run once per request, ~100 steps.
  *
- * Each function has a pure-Python twin in splice/server/native.py, which defines the
+ * Each function has a pure-Python twin (segmentation.segment_with, store._codec.steps_layout,
+ * the protobuf messages that responses.py would otherwise build), which defines the
  * behaviour; tests check that both agree. Built by hatch_build.py at install time.
+ * API_VERSION changes whenever a function is added, removed or changes its signature:
+ * native.py refuses a module built from another version of this file.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+
+#define API_VERSION 2
 
 static PyObject *s_index, *s_text, *s_char_start, *s_char_end;
 
@@ -191,7 +196,7 @@ opens_step(int kind, const void *data, Py_ssize_t n, Py_ssize_t pos, const Keywo
     Py_UCS4 before = PyUnicode_READ(kind, data, start - 1);
     if (before == '\n')
         return 1;
-    return start != pos && before < 128 && strchr(".!?:;)]", (int)before) != NULL;
+    return start != pos && before < 128 && memchr(".!?:;)]", (int)before, 7) != NULL;
 }
 
 /* segment_steps(text, keywords, step_type): the steps of a text, as step_type(index, text,
@@ -209,6 +214,10 @@ segment_steps(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *text = args[0];
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0)  /* a legacy string made through the old C API */
+        return NULL;
+#endif
     Keywords keywords;
     if (keywords_init(&keywords, args[1]) < 0)
         return NULL;
@@ -309,13 +318,13 @@ read_uint32(PyObject *step, PyObject *name, uint64_t *out)
 static StepFields *
 read_steps(PyObject *seq, Py_ssize_t count, PyObject *texts, int utf8)
 {
-    StepFields *fields = PyMem_Malloc(sizeof(StepFields) * (count ? count : 1));
+    StepFields *fields = PyMem_New(StepFields, count ? count : 1);
     if (fields == NULL) {
         PyErr_NoMemory();
         return NULL;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *step = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *step = PyTuple_GET_ITEM(seq, i);  /* a tuple: nothing can remove it */
         StepFields *f = &fields[i];
         if (read_uint32(step, s_index, &f->index) < 0 ||
             read_uint32(step, s_char_start, &f->start) < 0 ||
@@ -399,10 +408,10 @@ steps_wire(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_ValueError, "field_number must be 1..15");
         return NULL;
     }
-    PyObject *seq = PySequence_Fast(args[0], "steps must be a sequence");
+    PyObject *seq = PySequence_Tuple(args[0]);
     if (seq == NULL)
         return NULL;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t count = PyTuple_GET_SIZE(seq);
     PyObject *texts = PyList_New(0);
     PyObject *out = NULL;
     StepFields *fields = texts ? read_steps(seq, count, texts, 1) : NULL;
@@ -412,6 +421,10 @@ steps_wire(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     for (Py_ssize_t i = 0; i < count; i++) {
         size_t body = step_body_size(&fields[i]);
         total += 1 + varint_size(body) + body;
+        if (total > (size_t)PY_SSIZE_T_MAX / 2) {
+            PyErr_SetString(PyExc_OverflowError, "steps too large to encode");
+            goto end;
+        }
     }
     out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
     if (out == NULL)
@@ -466,10 +479,10 @@ put_decimal(char *p, uint64_t v)
 static PyObject *
 steps_layout(PyObject *self, PyObject *arg)
 {
-    PyObject *seq = PySequence_Fast(arg, "steps must be a sequence");
+    PyObject *seq = PySequence_Tuple(arg);
     if (seq == NULL)
         return NULL;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t count = PyTuple_GET_SIZE(seq);
     PyObject *texts = PyList_New(0);
     PyObject *out = NULL;
     char *buffer = NULL;
@@ -477,6 +490,10 @@ steps_layout(PyObject *self, PyObject *arg)
     if (fields == NULL)
         goto end;
     /* each number is at most 20 digits, each step adds "[,,,]," */
+    if ((size_t)count > ((size_t)PY_SSIZE_T_MAX - 2) / (4 * 20 + 6)) {
+        PyErr_NoMemory();
+        goto end;
+    }
     size_t cap = 2 + (size_t)count * (4 * 20 + 6);
     buffer = PyMem_Malloc(cap);
     if (buffer == NULL) {
@@ -533,5 +550,8 @@ PyInit__native(void)
     s_char_end = PyUnicode_InternFromString("char_end");
     if (!s_index || !s_text || !s_char_start || !s_char_end)
         return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "API_VERSION", API_VERSION) < 0)
+        Py_CLEAR(m);
+    return m;
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from splice.server import metrics, tracing
+from splice.server import metrics, native, tracing
 from splice.server.config import Settings
 from splice.server.engine import InterventionEngine
 from splice.server.native import NATIVE
@@ -135,6 +135,9 @@ async def start_server(settings: Settings) -> RunningServer:
         serving = health_pb2.HealthCheckResponse.SERVING
         await health_servicer.set("", serving)
         await health_servicer.set(SERVICE_NAME, serving)
+    if NATIVE is None:
+        log.warning("the C hot path is not used (%s): segmentation and step encoding run in "
+                    "Python, at more CPU per request", native.PROBLEM)
     log.info("listening on %s:%d", settings.host, port,
              extra={"address": f"{settings.host}:{port}",
                     "store": settings.store_url.split("://")[0],

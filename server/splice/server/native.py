@@ -30,17 +30,33 @@ class NativeModule(Protocol):
         """The store's layout JSON of ``steps``."""
 
 
+API_VERSION = 2
+"""The ``_native.c`` this Python expects (its ``API_VERSION``); a module built from another
+version of the file (an old build left in a source tree) is not used."""
+
+
 def load() -> NativeModule | None:
-    """The compiled module, or None when it is not built or ``SPLICE_NATIVE=0``."""
+    """The compiled module, or None when it is not built, stale, or ``SPLICE_NATIVE=0``."""
+    global PROBLEM
     if os.environ.get("SPLICE_NATIVE", "1").strip() == "0":
+        PROBLEM = "SPLICE_NATIVE=0"
         return None
     try:
         from splice.server import _native  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
+    except ImportError as exc:
+        PROBLEM = f"not built ({exc})"
         return None
+    built = getattr(_native, "API_VERSION", 0)
+    if built != API_VERSION:
+        PROBLEM = (f"{_native.__file__} is API version {built}, not {API_VERSION}: "
+                   "rebuild it (scripts/setup.sh, or pip install again)")
+        return None
+    PROBLEM = ""
     module: NativeModule = _native
     return module
 
 
+PROBLEM = ""
+"""Why the compiled module is not used ("" when it is); the server logs it at start-up."""
 NATIVE = load()
 """The compiled hot path, if any; the server logs which one runs."""
