@@ -24,7 +24,7 @@ from splice.sdk.types import (
     Usage,
 )
 from splice.server import native
-from splice.server.responses import STEPS_FIELD, response_bytes, stream_response
+from splice.server.responses import STEPS_FIELD, response_bytes
 from splice.server.segmentation import KEYWORDS, join_presegmented, segment_with
 from splice.server.store._codec import steps_layout
 from splice.v1 import intervention_pb2 as pb
@@ -198,7 +198,8 @@ def test_responses_parse_to_the_same_message(c: native.NativeModule, text: str) 
             assert intervention_from_pb(got.intervention) == base
     expected_stream = wrap_intervention(pb.InterveneStreamResponse, base, request_id="r9")
     for impl in (c, None):
-        got_stream = pb.InterveneStreamResponse.FromString(stream_response(base, "r9", impl))
+        got_stream = pb.InterveneStreamResponse.FromString(
+            response_bytes(pb.InterveneStreamResponse, base, impl, request_id="r9"))
         assert got_stream == expected_stream
 
 

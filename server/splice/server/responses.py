@@ -8,12 +8,19 @@ message. Without it, the message is built whole and serialized.
 
 from __future__ import annotations
 
+from typing import Any
+
 from splice.sdk.convert import W, intervention_to_pb, wrap_intervention
 from splice.sdk.types import Intervention
 from splice.server.native import NATIVE, NativeModule
 from splice.v1 import intervention_pb2 as pb
 
 STEPS_FIELD = pb.Intervention.DESCRIPTOR.fields_by_name["steps"].number
+_INTERVENTION_FIELD = {
+    cls: cls.DESCRIPTOR.fields_by_name["intervention"].number
+    for cls in (pb.InterveneResponse, pb.InterveneStreamResponse, pb.GetInterventionResponse,
+                pb.WatchInterventionsResponse)
+}
 _LENGTH_DELIMITED = 2
 
 
@@ -33,19 +40,11 @@ def intervention_field(i: Intervention, number: int, native: NativeModule) -> by
     return _varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(body)) + body
 
 
-def response_bytes(cls: type[W], i: Intervention, native: NativeModule | None = NATIVE) -> bytes:
-    """A serialized ``cls`` (a response whose one field is ``intervention``) holding ``i``."""
+def response_bytes(cls: type[W], i: Intervention, native: NativeModule | None = NATIVE,
+                   **fields: Any) -> bytes:
+    """A serialized ``cls`` (a response with an ``intervention`` field) holding ``i``, plus
+    ``fields`` (say, the ``request_id`` of an ``InterveneStreamResponse``)."""
     if native is None:
-        return wrap_intervention(cls, i).SerializeToString()
-    return intervention_field(i, cls.DESCRIPTOR.fields_by_name["intervention"].number, native)
-
-
-def stream_response(i: Intervention, request_id: str,
-                    native: NativeModule | None = NATIVE) -> bytes:
-    """A serialized ``InterveneStreamResponse`` answering ``request_id`` with ``i``."""
-    if native is None:
-        return wrap_intervention(pb.InterveneStreamResponse, i,
-                                 request_id=request_id).SerializeToString()
-    head = pb.InterveneStreamResponse(request_id=request_id).SerializeToString()
-    number = pb.InterveneStreamResponse.DESCRIPTOR.fields_by_name["intervention"].number
-    return head + intervention_field(i, number, native)
+        return wrap_intervention(cls, i, **fields).SerializeToString()
+    head = cls(**fields).SerializeToString() if fields else b""
+    return head + intervention_field(i, _INTERVENTION_FIELD[cls], native)

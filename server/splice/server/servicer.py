@@ -21,7 +21,7 @@ from splice.server import metrics
 from splice.server.engine import InterventionEngine
 from splice.server.errors import InvalidArgumentError, abort, status_of
 from splice.server.requests import InterveneInput
-from splice.server.responses import response_bytes, stream_response
+from splice.server.responses import response_bytes
 from splice.server.tracing import NO_SPAN, REQUEST_SPAN
 from splice.server.wire import parse_or_invalid
 from splice.v1 import intervention_pb2 as pb
@@ -115,7 +115,8 @@ class InterventionServicer:
                     REQUEST_SPAN, attributes={"rpc.method": "InterveneStream"})
                 with span:
                     result = await self.engine.intervene(input_from_pb(req))
-                out.put_nowait(stream_response(result, request_id))
+                out.put_nowait(response_bytes(pb.InterveneStreamResponse, result,
+                                              request_id=request_id))
                 self.metrics.request("InterveneStream", "OK", self._oracle_label(oracle),
                                      time.perf_counter() - started)
             except Exception as exc:
