@@ -11,10 +11,9 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import grpc
-from google.protobuf.message import Message
 from splice.sdk.convert import oracle_description_to_pb, provenance_from_pb
 from splice.sdk.types import SegmentationMode
 from splice.server import metrics
@@ -32,7 +31,6 @@ SERVICE_NAME = "splice.v1.InterventionService"
 STREAM_IN_FLIGHT = 1024
 """Most unanswered requests one InterveneStream may hold; reading pauses beyond it."""
 
-M = TypeVar("M", bound=Message)
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
