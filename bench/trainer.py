@@ -37,13 +37,13 @@ from splice.sdk.types import (
 )
 from splice.trainer.collect import Collected
 from splice.trainer.counterfactual import Candidate, FilterConfig, score_candidates
-from splice.trainer.engine import GenerationRequest, decode, prompt_ids
+from splice.trainer.engine import GenerationRequest, decode
 from splice.trainer.hf_engine import TransformersEngine
 from splice.trainer.patching import patched_completion
 from splice.trainer.records import Problem, Rollout, RolloutProvenance
 from splice.trainer.rewards import RewardWorker
 from splice.trainer.sft import SFTStageConfig, build_sft_trainer
-from splice.trainer.tiny import build_tiny, toy_problems
+from splice.trainer.tiny import build_tiny, toy_patch_examples, toy_problems
 
 
 @contextmanager
@@ -143,12 +143,7 @@ def bench_sft(model_dir: Path, tokenizer: Any, count: int, steps: int, repeats: 
     from transformers import AutoModelForCausalLM
     from trl import SFTTrainer  # type: ignore[attr-defined]
 
-    rows = []
-    for p in toy_problems(count, seed=2):
-        prompt = prompt_ids(tokenizer, p.problem)
-        completion = tokenizer(p.solution())["input_ids"]
-        rows.append({"input_ids": prompt + completion,
-                     "completion_mask": [0] * len(prompt) + [1] * len(completion)})
+    rows = toy_patch_examples(tokenizer, count, seed=2)
     config = SFTStageConfig(use_lora=False, max_steps=steps, effective_batch_size=8,
                             per_device_train_batch_size=8, learning_rate=1e-4,
                             logging_steps=steps)

@@ -13,27 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import torch
 from accelerate import PartialState  # type: ignore[import-untyped]
-from splice.trainer.engine import prompt_ids
 from splice.trainer.grpo import GRPOStageConfig, train_grpo
 from splice.trainer.records import Problem
 from splice.trainer.sft import SFTStageConfig, train_patch
-from splice.trainer.tiny import toy_problems
+from splice.trainer.tiny import toy_patch_examples, toy_problems
 from transformers import AutoTokenizer
-
-
-def toy_patch_dataset(tokenizer: Any, count: int) -> list[dict[str, Any]]:
-    """Pre-tokenized examples (prompt masked) of correct toy solutions: a stand-in patch set."""
-    rows = []
-    for p in toy_problems(count, seed=5):
-        prompt = prompt_ids(tokenizer, p.problem)
-        completion = tokenizer(p.solution())["input_ids"]
-        rows.append({"input_ids": prompt + completion,
-                     "completion_mask": [0] * len(prompt) + [1] * len(completion)})
-    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     sft = SFTStageConfig(use_lora=True, max_steps=args.sft_steps, effective_batch_size=2,
                          per_device_train_batch_size=2, learning_rate=1e-3)
-    patched = train_patch(args.model, toy_patch_dataset(tokenizer, 8), sft, args.out / "patch")
+    patched = train_patch(args.model, toy_patch_examples(tokenizer, 8), sft, args.out / "patch")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"rank-{state.process_index}.json").write_text(json.dumps({
         "rank": state.process_index, "world_size": state.num_processes,

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import torch
 from splice.trainer import grpo, sft
-from splice.trainer.engine import GenerationRequest, decode, prompt_ids
+from splice.trainer.engine import GenerationRequest, decode
 from splice.trainer.grpo import GRPOStageConfig, step_metrics, train_grpo
 from splice.trainer.hf_engine import TransformersEngine
 from splice.trainer.records import Problem, SamplingParams, read_jsonl
 from splice.trainer.rewards import RewardWorker
 from splice.trainer.sft import SFTStageConfig, build_sft_trainer, train_patch
-from splice.trainer.tiny import build_tiny, toy_problems
+from splice.trainer.tiny import build_tiny, toy_patch_examples, toy_problems
 
 from tests.trainer import engine_contract
 
@@ -68,17 +68,6 @@ def tokenizer(tiny_dir: Path) -> Any:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(tiny_dir)
-
-
-def _sft_examples(tokenizer: Any, count: int) -> list[dict[str, Any]]:
-    """Pre-tokenized examples as the patch dataset has them: the prompt masked out."""
-    examples = []
-    for p in toy_problems(count, seed=5):
-        prompt = prompt_ids(tokenizer, p.problem)
-        completion = tokenizer(p.solution())["input_ids"]
-        examples.append({"input_ids": prompt + completion,
-                         "completion_mask": [0] * len(prompt) + [1] * len(completion)})
-    return examples
 
 
 def _problems(count: int, seed: int) -> list[Problem]:
@@ -166,7 +155,7 @@ def test_lora_patch_sft_in_bf16(tiny_dir: Path, tokenizer: Any, tmp_path: Path,
     config = SFTStageConfig(use_lora=True, lora_r=8, lora_alpha=16, max_steps=3,
                             effective_batch_size=4, per_device_train_batch_size=4,
                             learning_rate=1e-3, warmup_ratio=0.0, bf16=BF16)
-    target = train_patch(tiny_dir, _sft_examples(tokenizer, 8), config, tmp_path)
+    target = train_patch(tiny_dir, toy_patch_examples(tokenizer, 8), config, tmp_path)
 
     log = recorder.trainer.state.log_history
     assert len(_finite_losses(log)) == 3 and recorder.trainer.state.global_step == 3
@@ -203,7 +192,7 @@ def test_full_sft_of_a_bf16_model(tiny_dir: Path, tokenizer: Any, tmp_path: Path
                             per_device_train_batch_size=4, learning_rate=1e-3,
                             warmup_ratio=0.0, bf16=BF16)
     recorder = Recorder(build_sft_trainer)
-    trainer = recorder(model, tokenizer, _sft_examples(tokenizer, 8), config, tmp_path)
+    trainer = recorder(model, tokenizer, toy_patch_examples(tokenizer, 8), config, tmp_path)
     trainer.train()
 
     assert {p.dtype for p in trainer.model.parameters()} == {torch.bfloat16}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -75,6 +76,19 @@ def toy_problems(count: int, seed: int = 0, low: int = 10, high: int = 31) -> li
     pairs = [(a, b) for a in range(low, high + 1) for b in range(low, high + 1)]
     random.Random(seed).shuffle(pairs)
     return [ToyProblem(a, b) for a, b in pairs[:count]]
+
+
+def toy_patch_examples(tokenizer: Any, count: int, seed: int = 5) -> list[dict[str, Any]]:
+    """Pre-tokenized correct toy solutions (prompt masked out): a stand-in SFT patch set."""
+    from splice.trainer.engine import prompt_ids
+
+    examples = []
+    for p in toy_problems(count, seed=seed):
+        prompt = prompt_ids(tokenizer, p.problem)
+        completion = tokenizer(p.solution())["input_ids"]
+        examples.append({"input_ids": prompt + completion,
+                         "completion_mask": [0] * len(prompt) + [1] * len(completion)})
+    return examples
 
 
 def _chat(problem: str, answer: str) -> str:
