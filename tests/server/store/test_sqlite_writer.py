@@ -96,3 +96,39 @@ async def test_close_during_a_writer_restart_returns(tmp_path: Path) -> None:
     assert not isinstance(outcome, BaseException) or isinstance(outcome, StoreError)
     process = store._writer._process if store._writer else None
     assert process is not None and process.poll() is not None, "a writer outlived close()"
+
+
+
+@pytest.mark.parametrize("restart_frames", [256, 10**12])
+async def test_the_wal_stays_bounded_under_steady_writes(
+    tmp_path: Path, restart_frames: int,
+) -> None:
+    """Passive checkpoints alone fall behind a writer that never pauses and the WAL grows
+    without end; the writer's RESTART between commits sends it back to its start
+    (10**12 frames: the control run, RESTART never asked for, shows this load starves)."""
+    store = SqliteStore(tmp_path / "s.db", wal_restart_frames=restart_frames)
+    await store.open()
+    wal = tmp_path / "s.db-wal"
+    text = "The step holds a long computation. " * 150
+    largest, accepted, n, written = 0, 0, 0, 0
+    deadline = time.monotonic() + 4.0
+    try:
+        while time.monotonic() < deadline:
+            batch = [make_record(f"r-{n + i}", text=f"{n + i} {text}") for i in range(64)]
+            n += len(batch)
+            written += sum(len(step.text) for record in batch for step in record.steps)
+            outcomes = await asyncio.gather(*(
+                store.accept_finished(record, found_error(1)) for record in batch))
+            accepted += sum(a.outcome is AcceptOutcome.NEW for a in outcomes)
+            largest = max(largest, wal.stat().st_size)
+        assert accepted == n
+        assert (await store.get(f"r-{n - 1}")) is not None
+    finally:
+        await store.close()
+    written_mb, largest_mb = written / 1e6, largest / 1e6
+    assert written_mb > 30, f"too little written to tell ({written_mb:.0f} MB)"
+    if restart_frames > 10**9:
+        assert largest_mb > written_mb / 2, f"passive checkpoints kept up ({largest_mb:.0f} MB)"
+    else:  # a restart follows each passive checkpoint (every 0.1 s) that finds 1 MB or more
+        assert largest_mb < written_mb / 6, \
+            f"the WAL grew to {largest_mb:.0f} MB ({written_mb:.0f} MB written)"

@@ -50,7 +50,7 @@ from splice.server.store.base import (
     check_final,
 )
 from splice.server.store.sqlite_writer import SqliteWriter
-from splice.server.store.sqlite_writer_process import connect
+from splice.server.store.sqlite_writer_process import RESTART_FRAMES, connect
 
 log = logging.getLogger("splice.store")
 T = TypeVar("T")
@@ -61,8 +61,10 @@ class SqliteStore(Store):
     def __init__(
         self, path: str | os.PathLike[str], *, readers: int = 3, busy_timeout_s: float = 30.0,
         poll_interval_s: float = 0.05, max_batch: int = 1024,
+        wal_restart_frames: int = RESTART_FRAMES,
     ) -> None:
         self.path = os.fspath(path)
+        self._wal_restart_frames = wal_restart_frames
         self._readers = readers
         self._busy_timeout_s = busy_timeout_s
         self._max_batch = max_batch
@@ -84,7 +86,8 @@ class SqliteStore(Store):
         self._follower.advance(head)
         self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="splice-sqlite-read")
         self._writer = SqliteWriter(self.path, self._busy_timeout_s, sql.WRITER_STATEMENTS,
-                                    self._follower.advance, self._max_batch)
+                                    self._follower.advance, self._max_batch,
+                                    self._wal_restart_frames)
         await self._writer.start()
 
     async def close(self) -> None:

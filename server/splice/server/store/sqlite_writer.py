@@ -58,8 +58,9 @@ class SqliteWriter:
     def __init__(
         self, path: str, busy_timeout_s: float, statements: dict[str, str],
         on_commit: Callable[[int], None], max_batch: int,
+        wal_restart_frames: int = proc.RESTART_FRAMES,
     ) -> None:
-        self._args = [path, repr(busy_timeout_s), str(max_batch)]
+        self._args = [path, repr(busy_timeout_s), str(max_batch), str(wal_restart_frames)]
         self._statements = statements
         self._on_commit = on_commit
         self._ids = itertools.count(1)

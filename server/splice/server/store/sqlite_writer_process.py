@@ -8,7 +8,9 @@ and answers each operation once its transaction has committed; under load a comm
 to ``LINGER_S`` for more operations, since each commit has a fixed cost (an fsync, the
 transaction's bookkeeping) that a bigger group shares. One failing operation is
 undone alone and leaves the others intact (see :func:`commit`). A thread checkpoints the
-WAL off the writer's path. The process ends when the server closes the socket (or dies).
+WAL off the writer's path; when the WAL has grown past :data:`RESTART_FRAMES` anyway, the
+writer sends it back to its start between two commits (:func:`restart_wal`). The process
+ends when the server closes the socket (or dies).
 
 Why a process: in the server's interpreter the writer's many short sqlite3 calls each had
 to win the GIL back from the busy event loop, so commits waited on the loop and the loop
@@ -44,6 +46,13 @@ BUSY_S = 0.01
 long ago. A lone caller (one write at a time, however often) and an idle store commit at
 once, so the delay only adds latency where it buys bigger groups."""
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+RESTART_FRAMES = 8192
+"""WAL frames (pages) after which the WAL is sent back to its start (see :func:`restart_wal`).
+
+Passive checkpoints never catch up under steady writes (each commit appends frames while
+they copy), so the WAL would grow without end."""
+RESTART_BUSY_MS = 200
+"""How long :func:`restart_wal` waits for readers before it gives up until next time."""
 HEADER = struct.Struct("<I")
 
 
@@ -293,7 +302,25 @@ class Frames:
         return frames
 
 
-def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int) -> None:
+def restart_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """Copy what is left of the WAL into the database and make the next commit write the
+    WAL from its start again (``journal_size_limit`` then trims the file).
+
+    The writer runs it between two commits, when the checkpointer asks: a checkpointer
+    thread's RESTART would wait for the writer's lock, which a busy writer takes back at
+    once. Readers get :data:`RESTART_BUSY_MS` to finish; a busy reader only delays it.
+    """
+    conn.execute(f"PRAGMA busy_timeout={RESTART_BUSY_MS}")
+    try:
+        conn.execute("PRAGMA wal_checkpoint(RESTART)")
+    except sqlite3.Error as exc:
+        log.warning("sqlite WAL restart failed: %s", exc)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+
+
+def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int,
+          restart_frames: int = RESTART_FRAMES) -> None:
     """Answer operations until the socket closes (first frame: the SQL statements)."""
     frames = Frames(sock)
     pending: list[Any] = []
@@ -305,10 +332,10 @@ def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int)
     conn = connect(path, busy_timeout_s)
     conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
-    committed = threading.Event()
-    stop = threading.Event()
+    committed, stop, restart = threading.Event(), threading.Event(), threading.Event()
     checkpointer = threading.Thread(
-        target=_checkpoint_loop, args=(path, busy_timeout_s, committed, stop), daemon=True)
+        target=_checkpoint_loop,
+        args=(path, busy_timeout_s, committed, stop, restart, restart_frames), daemon=True)
     checkpointer.start()
     last_commit, last_batch = 0.0, 0
     try:
@@ -330,6 +357,9 @@ def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int)
                 sock.sendall(frame((head, outcomes)))
             except OSError:
                 return  # the server is gone; what was committed stands
+            if restart.is_set():
+                restart.clear()
+                restart_wal(conn, busy_timeout_s)
     finally:
         stop.set()
         committed.set()
@@ -338,8 +368,10 @@ def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int)
 
 
 def _checkpoint_loop(path: str, busy_timeout_s: float, committed: threading.Event,
-                     stop: threading.Event) -> None:
-    """Copy the WAL back into the database off the writer's path (autocheckpoint is off)."""
+                     stop: threading.Event, restart: threading.Event,
+                     restart_frames: int) -> None:
+    """Copy the WAL back into the database off the writer's path (autocheckpoint is off);
+    set ``restart`` when the WAL holds ``restart_frames`` frames or more."""
     conn = connect(path, busy_timeout_s)
     try:
         while True:
@@ -348,7 +380,9 @@ def _checkpoint_loop(path: str, busy_timeout_s: float, committed: threading.Even
             if stop.is_set():
                 return
             try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if frames >= restart_frames:
+                    restart.set()
             except sqlite3.Error as exc:
                 log.warning("sqlite checkpoint failed: %s", exc)
             time.sleep(CHECKPOINT_INTERVAL_S)
@@ -357,7 +391,7 @@ def _checkpoint_loop(path: str, busy_timeout_s: float, committed: threading.Even
 
 
 def main(argv: list[str]) -> int:
-    """``FD PATH BUSY_TIMEOUT_S MAX_BATCH``: serve the server's socket ``FD``."""
+    """``FD PATH BUSY_TIMEOUT_S MAX_BATCH [RESTART_FRAMES]``: serve the server's socket."""
     # The server handles signals and closes the socket when done; a Ctrl-C sent to the
     # process group must not cut the writer off while the server drains.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -365,9 +399,10 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     fd, path, busy_timeout_s, max_batch = int(argv[0]), argv[1], float(argv[2]), int(argv[3])
+    restart_frames = int(argv[4]) if len(argv) > 4 else RESTART_FRAMES
     with socket.socket(fileno=fd) as sock:
         sock.setblocking(True)
-        serve(sock, path, busy_timeout_s, max_batch)
+        serve(sock, path, busy_timeout_s, max_batch, restart_frames)
     return 0
 
 
