@@ -63,6 +63,8 @@ class SqliteStore(Store):
         poll_interval_s: float = 0.05, max_batch: int = 1024,
         wal_restart_frames: int = RESTART_FRAMES,
     ) -> None:
+        if wal_restart_frames < 1:
+            raise ValueError(f"wal_restart_frames must be at least 1, not {wal_restart_frames}")
         self.path = os.fspath(path)
         self._wal_restart_frames = wal_restart_frames
         self._readers = readers

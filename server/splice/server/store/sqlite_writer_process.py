@@ -52,7 +52,8 @@ RESTART_FRAMES = 8192
 Passive checkpoints never catch up under steady writes (each commit appends frames while
 they copy), so the WAL would grow without end."""
 RESTART_BUSY_MS = 200
-"""How long :func:`restart_wal` waits for readers before it gives up until next time."""
+"""How long :func:`restart_wal` waits for readers before it answers busy (see
+:class:`WalRestarts` for when it tries again)."""
 HEADER = struct.Struct("<I")
 
 
@@ -302,19 +303,55 @@ class Frames:
         return frames
 
 
-def restart_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
-    """Copy what is left of the WAL into the database and make the next commit write the
-    WAL from its start again (``journal_size_limit`` then trims the file).
+class WalRestarts:
+    """When the writer should send the WAL back to its start (see :func:`restart_wal`).
 
-    The writer runs it between two commits, when the checkpointer asks: a checkpointer
-    thread's RESTART would wait for the writer's lock, which a busy writer takes back at
-    once. Readers get :data:`RESTART_BUSY_MS` to finish; a busy reader only delays it.
+    The checkpointer reports the WAL's size after each passive checkpoint (:meth:`observe`);
+    the writer, between two commits, restarts the WAL when :attr:`wanted` is set and reports
+    the outcome (:meth:`outcome`). An attempt that waited in vain for a reader (a backup, or
+    Litestream, which holds a read transaction) is not repeated until the WAL has grown by
+    another ``every`` frames: each attempt holds writers off for up to
+    :data:`RESTART_BUSY_MS`.
+    """
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.due_at = every
+        self.wanted = threading.Event()
+
+    def observe(self, frames: int) -> None:
+        """The WAL holds ``frames`` frames (the checkpointer's thread)."""
+        if frames < self.every:  # restarted (by us, or by another process's writer)
+            self.due_at = self.every
+        if frames >= self.due_at:
+            self.wanted.set()
+
+    def outcome(self, busy: int, frames: int) -> None:
+        """What ``wal_checkpoint(RESTART)`` answered (the writer's thread)."""
+        if not busy:
+            self.due_at = self.every
+        elif frames < 0:  # another checkpoint was running: try again after the next commit
+            self.wanted.set()
+        else:
+            self.due_at = frames + self.every
+            log.warning("sqlite WAL restart gave up waiting for readers at %d frames; "
+                        "next try at %d", frames, self.due_at)
+
+
+def restart_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> tuple[int, int, int]:
+    """Copy what is left of the WAL into the database and make the next commit write the
+    WAL from its start again (``journal_size_limit`` then trims the file); SQLite's answer
+    ``(busy, wal_frames, checkpointed_frames)``.
+
+    The writer runs it between two commits: a checkpointer thread's RESTART would wait for
+    the writer's lock, which a busy writer takes back at once. It holds writers off while it
+    runs; readers get :data:`RESTART_BUSY_MS` to finish, after which it answers busy (it
+    never raises for that). Frames are -1 when another checkpoint was running.
     """
     conn.execute(f"PRAGMA busy_timeout={RESTART_BUSY_MS}")
     try:
-        conn.execute("PRAGMA wal_checkpoint(RESTART)")
-    except sqlite3.Error as exc:
-        log.warning("sqlite WAL restart failed: %s", exc)
+        busy, frames, done = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        return int(busy), int(frames), int(done)
     finally:
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
 
@@ -332,10 +369,11 @@ def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int,
     conn = connect(path, busy_timeout_s)
     conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
-    committed, stop, restart = threading.Event(), threading.Event(), threading.Event()
+    committed, stop = threading.Event(), threading.Event()
+    restarts = WalRestarts(restart_frames)
     checkpointer = threading.Thread(
-        target=_checkpoint_loop,
-        args=(path, busy_timeout_s, committed, stop, restart, restart_frames), daemon=True)
+        target=_checkpoint_loop, args=(path, busy_timeout_s, committed, stop, restarts),
+        daemon=True)
     checkpointer.start()
     last_commit, last_batch = 0.0, 0
     try:
@@ -357,9 +395,12 @@ def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int,
                 sock.sendall(frame((head, outcomes)))
             except OSError:
                 return  # the server is gone; what was committed stands
-            if restart.is_set():
-                restart.clear()
-                restart_wal(conn, busy_timeout_s)
+            if restarts.wanted.is_set():
+                restarts.wanted.clear()
+                try:
+                    restarts.outcome(*restart_wal(conn, busy_timeout_s)[:2])
+                except Exception:  # only an optimisation: never the writer's end
+                    log.exception("sqlite WAL restart failed")
     finally:
         stop.set()
         committed.set()
@@ -368,10 +409,9 @@ def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int,
 
 
 def _checkpoint_loop(path: str, busy_timeout_s: float, committed: threading.Event,
-                     stop: threading.Event, restart: threading.Event,
-                     restart_frames: int) -> None:
-    """Copy the WAL back into the database off the writer's path (autocheckpoint is off);
-    set ``restart`` when the WAL holds ``restart_frames`` frames or more."""
+                     stop: threading.Event, restarts: WalRestarts) -> None:
+    """Copy the WAL back into the database off the writer's path (autocheckpoint is off),
+    and tell ``restarts`` how big the WAL is."""
     conn = connect(path, busy_timeout_s)
     try:
         while True:
@@ -381,8 +421,7 @@ def _checkpoint_loop(path: str, busy_timeout_s: float, committed: threading.Even
                 return
             try:
                 _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if frames >= restart_frames:
-                    restart.set()
+                restarts.observe(frames)
             except sqlite3.Error as exc:
                 log.warning("sqlite checkpoint failed: %s", exc)
             time.sleep(CHECKPOINT_INTERVAL_S)
