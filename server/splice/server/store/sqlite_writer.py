@@ -57,8 +57,7 @@ class SqliteWriter:
 
     def __init__(
         self, path: str, busy_timeout_s: float, statements: dict[str, str],
-        on_commit: Callable[[int], None], max_batch: int,
-        wal_restart_frames: int = proc.RESTART_FRAMES,
+        on_commit: Callable[[int], None], max_batch: int, wal_restart_frames: int,
     ) -> None:
         self._args = [path, repr(busy_timeout_s), str(max_batch), str(wal_restart_frames)]
         self._statements = statements

@@ -357,7 +357,7 @@ def restart_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> tuple[int, i
 
 
 def serve(sock: socket.socket, path: str, busy_timeout_s: float, max_batch: int,
-          restart_frames: int = RESTART_FRAMES) -> None:
+          restart_frames: int) -> None:
     """Answer operations until the socket closes (first frame: the SQL statements)."""
     frames = Frames(sock)
     pending: list[Any] = []
@@ -430,7 +430,7 @@ def _checkpoint_loop(path: str, busy_timeout_s: float, committed: threading.Even
 
 
 def main(argv: list[str]) -> int:
-    """``FD PATH BUSY_TIMEOUT_S MAX_BATCH [RESTART_FRAMES]``: serve the server's socket."""
+    """``FD PATH BUSY_TIMEOUT_S MAX_BATCH RESTART_FRAMES``: serve the server's socket."""
     # The server handles signals and closes the socket when done; a Ctrl-C sent to the
     # process group must not cut the writer off while the server drains.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -438,7 +438,7 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     fd, path, busy_timeout_s, max_batch = int(argv[0]), argv[1], float(argv[2]), int(argv[3])
-    restart_frames = int(argv[4]) if len(argv) > 4 else RESTART_FRAMES
+    restart_frames = int(argv[4])
     with socket.socket(fileno=fd) as sock:
         sock.setblocking(True)
         serve(sock, path, busy_timeout_s, max_batch, restart_frames)
