@@ -32,6 +32,7 @@ from splice.server.review.queue import (
     majority,
     new_token,
 )
+from splice.server.store.postgres_session import session_settings
 
 T = TypeVar("T")
 
@@ -73,7 +74,7 @@ class PostgresReviewQueue(ReviewQueue):
 
     def __init__(self, dsn: str, *, schema: str | None = None, pool_size: int = 8) -> None:
         self.dsn, self.schema, self._pool_size = dsn, schema, pool_size
-        self._settings = {} if schema is None else {"search_path": f'"{schema}"'}
+        self._settings = session_settings(schema)
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:

@@ -9,6 +9,7 @@ from splice.server.oracles.llm.ledger import Attempt, Spend, UsageRow
 from splice.server.store._codec import as_utc
 from splice.server.store.attempts import ATTEMPT_COLUMNS, SCHEMA_VERSION, AttemptRows, filters
 from splice.server.store.base import StoreError
+from splice.server.store.postgres_session import session_settings
 
 _INSERT = f"""INSERT INTO oracle_attempts ({ATTEMPT_COLUMNS})
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"""
@@ -34,7 +35,7 @@ class PostgresAttemptRows(AttemptRows):
 
     def __init__(self, dsn: str, *, schema: str | None = None, size: int = 2) -> None:
         self.dsn, self.schema, self._size = dsn, schema, size
-        self._settings = {} if schema is None else {"search_path": f'"{schema}"'}
+        self._settings = session_settings(schema)
         self._pool: asyncpg.Pool | None = None
 
     def _ready(self) -> asyncpg.Pool:

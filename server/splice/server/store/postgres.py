@@ -45,6 +45,7 @@ from splice.server.store.postgres_batch import (
     Counter,
     FinishItem,
 )
+from splice.server.store.postgres_session import session_settings
 from splice.server.store.postgres_writer import PostgresWriter
 
 log = logging.getLogger("splice.store")
@@ -63,7 +64,7 @@ class PostgresStore(Store):
         if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
             raise ValueError(f"bad schema name {schema!r}: letters, digits and _ only")
         self.dsn, self.schema = dsn, schema
-        self._settings = {} if schema is None else {"search_path": f'"{schema}"'}
+        self._settings = session_settings(schema)
         self._readers, self._max_batch, self._max_attempts = readers, max_batch, max_attempts
         self._follower = LogFollower(self.last_sequence, poll_interval_s)
         self._records = RecordCache()
