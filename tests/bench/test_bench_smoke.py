@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.pg import fresh_schema_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,3 +91,28 @@ def test_headroom_reports_the_burn_curve_and_the_handler_cost() -> None:
         assert row["rps"] > 0 and _number(row["server_cpu_us_per_req"])
     assert results["handler"]["requests"] == 300
     assert results["handler"]["cpu_us_per_req"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_soak_reports_each_round(backend: str) -> None:
+    def run(extra: list[str]) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "service_soak.py"), "--rounds", "2",
+             "--seconds", "1", *extra],
+            capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+        assert done.returncode == 0, done.stderr[-4000:]
+        return done.stdout.strip().splitlines()
+
+    if backend == "sqlite":
+        lines = run([])
+    else:
+        with fresh_schema_url("soak") as url:
+            lines = run(["--store-url", url])
+    assert len(lines) == 2
+    for n, line in enumerate(lines, 1):
+        match = re.fullmatch(r"round (\d): ([\d,]+) requests/s, (\d+) errors, "
+                             r"server RSS (\d+) MiB", line)
+        assert match is not None, line
+        assert int(match[1]) == n and int(match[2].replace(",", "")) > 0
+        assert match[3] == "0" and int(match[4]) > 0
