@@ -320,8 +320,9 @@ class WalRestarts:
         self.wanted = threading.Event()
 
     def observe(self, frames: int) -> None:
-        """The WAL holds ``frames`` frames (the checkpointer's thread)."""
-        if frames < self.every:  # restarted (by us, or by another process's writer)
+        """The WAL holds ``frames`` frames (the checkpointer's thread; -1: not known, as
+        another process's checkpoint was running)."""
+        if 0 <= frames < self.every:  # restarted (by us, or by another process's writer)
             self.due_at = self.every
         if frames >= self.due_at:
             self.wanted.set()
