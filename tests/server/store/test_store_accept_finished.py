@@ -57,3 +57,27 @@ async def test_only_final_results(store: Store) -> None:
     with pytest.raises(ValueError):
         await store.accept_finished(make_record("r1"), OracleResult(status=Status.PENDING))
     assert await store.get("r1") is None
+
+
+async def test_one_group_commit_of_new_duplicate_and_cached_requests(store: Store) -> None:
+    """Sent together, so that they share a commit (and on PostgreSQL one batch statement)."""
+    await asyncio.gather(*(store.accept_finished(make_record(f"r{n}", text=f"t{n}"),
+                                                 found_error()) for n in range(6)))
+    outcomes = await asyncio.gather(
+        store.accept_finished(make_record("copy", text="t5"), OracleResult(Status.NO_ERROR)),
+        store.accept_finished(make_record("r3", text="t3"), found_error()),
+        store.accept_finished(make_record("n1", text="new"), found_error(3)),
+        store.accept_finished(make_record("n1", text="new"), found_error(3)),
+        store.accept_finished(make_record("n2", text="new 2"), found_error(1)))
+    kinds = [(a.outcome.value, a.intervention.request_id) for a in outcomes]
+    assert kinds == [("cached", "copy"), ("duplicate", "r3"), ("new", "n1"),
+                     ("duplicate", "n1"), ("new", "n2")]
+    assert outcomes[0].intervention.status is Status.FOUND_ERROR  # r5's verdict, not ours
+    assert outcomes[3].intervention == outcomes[2].intervention
+    log = await store.read_log(0)
+    assert [i.sequence for i in log] == list(range(1, 10))  # no gap, no repeat
+    assert {i.request_id: i.sequence for i in log[6:]} == {
+        a.intervention.request_id: a.intervention.sequence
+        for a in (outcomes[0], outcomes[2], outcomes[4])}
+    for a in outcomes:
+        assert await store.get(a.intervention.request_id) == a.intervention

@@ -38,10 +38,13 @@ from splice.server.store.base import (
     Store,
     StoreError,
     UnknownRequestError,
+    check_final,
 )
 from splice.server.store.postgres_batch import (
     CONNECTION_ERRORS,
+    AcceptFinishedItem,
     AcceptItem,
+    BatchItem,
     Counter,
     FinishItem,
 )
@@ -132,40 +135,69 @@ class PostgresStore(Store):
     ) -> Accepted:
         record = replace(record, created_at=as_utc(record.created_at))
         status = Status.PENDING if record.initial_status_pending else Status.RUNNING
-        o = record.oracle
-        head = (record.client_id, record.content_hash, o.name, o.backend, o.version,
-                o.config_hash)
-        args = (*request_values(record), *head, int(status), record.created_at, use_cache,
-                owner, None if owner is None else lease_s)
+        args = (*request_values(record), *_head(record), int(status), record.created_at,
+                use_cache, owner, None if owner is None else lease_s)
 
         async def run(conn: asyncpg.Connection, ctr: Counter | None) -> Accepted:
             if await conn.execute(sql.ACCEPT_NEW, *args) == "INSERT 0 1":
                 return Accepted(AcceptOutcome.NEW, open_intervention(record, status))
-            found = await conn.fetchrow(sql.EXISTING, record.request_id)
-            if found is not None:
-                check_duplicate(record, found["content_hash"], found["oracle_name"])
-                stored = await self._get_on(conn, record.request_id)
-                assert stored is not None
-                return Accepted(AcceptOutcome.DUPLICATE, stored)
-            hit = await conn.fetchrow(sql.CACHE_HIT, record.content_hash, o.name, o.config_hash)
-            if hit is None or ctr is None:
-                raise StoreError(f"accept of {record.request_id!r} inserted nothing")
-            result = cached_result(hit)
-            ctr.value += 1
-            now = utc_now()
-            await conn.execute(sql.INSERT_REQUEST, *request_values(record))
-            await conn.execute(
-                sql.INSERT_CACHED, record.request_id, *head, int(result.status),
-                record.created_at, ctr.value, result.first_error_step, int(result.category),
-                hit["replacements"], hit["explanation"], hit["request_id"], now)
-            return Accepted(AcceptOutcome.CACHED,
-                            finished_intervention(record, result, ctr.value, now, cached=True))
+            return await self._not_new(conn, ctr, record)
 
         accepted: Accepted = await self._write(
             run, needs_sequence=use_cache, item=AcceptItem(args, record))
         if accepted.outcome is AcceptOutcome.NEW:
             self._records.put(record)
         return accepted
+
+    async def accept_finished(
+        self, record: RequestRecord, result: OracleResult, *, use_cache: bool = True,
+        owner: str | None = None, lease_s: float = 0.0,
+    ) -> Accepted:
+        """One write: the row goes in finished (no RUNNING row updated after, no dead row)."""
+        check_final(result)
+        record = replace(record, created_at=as_utc(record.created_at))
+        args = (*request_values(record), *_head(record), int(result.status), record.created_at,
+                use_cache)
+        fields = result_values(result)
+
+        async def run(conn: asyncpg.Connection, ctr: Counter | None) -> Accepted:
+            assert ctr is not None
+            finished_at = utc_now()
+            if await conn.fetchval(sql.ACCEPT_FINISHED_NEW, *args, ctr.value + 1, *fields,
+                                   finished_at, result.raw):
+                ctr.value += 1
+                return Accepted(AcceptOutcome.NEW, finished_intervention(
+                    record, result, ctr.value, finished_at))
+            return await self._not_new(conn, ctr, record)
+
+        accepted: Accepted = await self._write(
+            run, needs_sequence=True, item=AcceptFinishedItem(args, fields, record, result))
+        return accepted
+
+    async def _not_new(
+        self, conn: asyncpg.Connection, ctr: Counter | None, record: RequestRecord,
+    ) -> Accepted:
+        """An accept that inserted nothing: a duplicate request_id, or a cache hit."""
+        found = await conn.fetchrow(sql.EXISTING, record.request_id)
+        if found is not None:
+            check_duplicate(record, found["content_hash"], found["oracle_name"])
+            stored = await self._get_on(conn, record.request_id)
+            assert stored is not None
+            return Accepted(AcceptOutcome.DUPLICATE, stored)
+        o = record.oracle
+        hit = await conn.fetchrow(sql.CACHE_HIT, record.content_hash, o.name, o.config_hash)
+        if hit is None or ctr is None:
+            raise StoreError(f"accept of {record.request_id!r} inserted nothing")
+        result = cached_result(hit)
+        ctr.value += 1
+        now = utc_now()
+        await conn.execute(sql.INSERT_REQUEST, *request_values(record))
+        await conn.execute(
+            sql.INSERT_CACHED, record.request_id, *_head(record), int(result.status),
+            record.created_at, ctr.value, result.first_error_step, int(result.category),
+            hit["replacements"], hit["explanation"], hit["request_id"], now)
+        return Accepted(AcceptOutcome.CACHED,
+                        finished_intervention(record, result, ctr.value, now, cached=True))
 
     async def finish(self, request_id: str, result: OracleResult) -> Intervention:
         check_finishable(result)
@@ -218,7 +250,7 @@ class PostgresStore(Store):
 
     async def _write(
         self, run: Callable[[asyncpg.Connection, Counter | None], Awaitable[T]], *,
-        needs_sequence: bool, item: AcceptItem | FinishItem | None = None,
+        needs_sequence: bool, item: BatchItem | None = None,
     ) -> T:
         if self._closing or self._writer is None:
             raise StoreError("the store is not open")
@@ -270,3 +302,8 @@ class PostgresStore(Store):
         raw: str | None = await self._read(lambda conn: conn.fetchval(sql.RAW_OUTPUT, request_id))
         return raw
 
+
+def _head(record: RequestRecord) -> tuple[str, ...]:
+    """The columns of ``record``'s interventions row after its request_id, up to status."""
+    o = record.oracle
+    return (record.client_id, record.content_hash, o.name, o.backend, o.version, o.config_hash)

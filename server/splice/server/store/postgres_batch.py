@@ -22,7 +22,7 @@ from splice.server.store._codec import (
     utc_now,
 )
 from splice.server.store.base import Accepted, AcceptOutcome, RequestRecord
-from splice.server.store.postgres_sql import LEASE_UNTIL
+from splice.server.store.postgres_sql import LEASE_UNTIL, RESULT_TYPES
 
 _ACCEPT_COLUMNS = (
     REQUEST_COLUMNS + ", client_id, content_hash, oracle_name, oracle_backend, oracle_version, "
@@ -54,6 +54,45 @@ ACCEPT_MANY = f"""WITH input AS (
         {LEASE_UNTIL.format("f.lease_s")}
     FROM firsts f JOIN req ON req.request_id = f.request_id
     RETURNING request_id"""
+
+_FINISHED_COLUMNS = (
+    f"{REQUEST_COLUMNS}, client_id, content_hash, oracle_name, oracle_backend, oracle_version, "
+    f"oracle_config_hash, status, created_at, use_cache, {RESULT_COLUMNS}, raw"
+)
+_FINISHED_TYPES = (*_ACCEPT_TYPES[:22], *RESULT_TYPES, "text")
+_N_FINISHED = len(_FINISHED_TYPES)
+_RESULT_LIST = ", ".join(c.strip() for c in RESULT_COLUMNS.split(","))
+# accept_finished for a whole batch: rows that are new (and not cache hits) go in finished,
+# numbered after the log head ${_N_FINISHED + 1} in batch order; returns their sequences.
+ACCEPT_FINISHED_MANY = f"""WITH input AS (
+        SELECT * FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_FINISHED_TYPES, 1))})
+            WITH ORDINALITY AS t({_FINISHED_COLUMNS}, ord)),
+    firsts AS (SELECT DISTINCT ON (request_id) * FROM input ORDER BY request_id, ord),
+    req AS (
+        INSERT INTO requests ({REQUEST_COLUMNS}) SELECT {REQUEST_COLUMNS} FROM firsts f
+        WHERE NOT (f.use_cache AND EXISTS (
+            SELECT 1 FROM interventions c
+            WHERE c.content_hash = f.content_hash AND c.oracle_name = f.oracle_name
+                AND c.oracle_config_hash = f.oracle_config_hash AND c.status IN (2, 3, 4)))
+        ORDER BY f.ord
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING request_id),
+    numbered AS (
+        SELECT f.*, ${_N_FINISHED + 1}::bigint + row_number() OVER (ORDER BY f.ord) AS seq
+        FROM firsts f JOIN req ON req.request_id = f.request_id),
+    ins AS (
+        INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
+            oracle_backend, oracle_version, oracle_config_hash, status, created_at, sequence,
+            {_RESULT_LIST}, finished_at)
+        SELECT request_id, client_id, content_hash, oracle_name, oracle_backend,
+            oracle_version, oracle_config_hash, status, created_at, seq, {_RESULT_LIST},
+            ${_N_FINISHED + 2}::timestamptz
+        FROM numbered
+        RETURNING request_id, sequence),
+    raw AS (
+        INSERT INTO raw_outputs (request_id, raw) SELECT request_id, raw FROM numbered
+        WHERE raw <> '')
+    SELECT request_id, sequence FROM ins"""
 
 LOCK_ROWS = """SELECT request_id, status FROM interventions WHERE request_id = ANY($1::text[])
     ORDER BY request_id FOR UPDATE"""
@@ -105,6 +144,16 @@ class AcceptItem:
 
 
 @dataclass(frozen=True, slots=True)
+class AcceptFinishedItem:
+    """An accept with its final result (``args``: ``_FINISHED_COLUMNS`` up to use_cache)."""
+
+    args: tuple[Any, ...]
+    fields: tuple[Any, ...]
+    record: RequestRecord
+    result: OracleResult
+
+
+@dataclass(frozen=True, slots=True)
 class FinishItem:
     """A finish, with the verdict columns already encoded."""
 
@@ -124,6 +173,25 @@ async def accept_new(conn: asyncpg.Connection, items: list[AcceptItem]) -> list[
         outcome.append(rid in inserted)
         inserted.discard(rid)  # a later duplicate in the same batch is not NEW
     return outcome
+
+
+async def accept_finished_new(
+    conn: asyncpg.Connection, items: list[AcceptFinishedItem], head: int,
+) -> tuple[list[Intervention | None], int]:
+    """Insert finished every item that is new and not a cache hit, numbered after ``head``.
+
+    Returns per item its finished intervention (None: left to the one-by-one path) and
+    the new head.
+    """
+    finished_at = utc_now()
+    columns = zip(*((*i.args, *i.fields, i.result.raw) for i in items), strict=True)
+    sequences = dict(await conn.fetch(ACCEPT_FINISHED_MANY, *columns, head, finished_at))
+    out: list[Intervention | None] = []
+    for item in items:
+        sequence = sequences.pop(item.record.request_id, None)  # a later duplicate: not NEW
+        out.append(None if sequence is None else finished_intervention(
+            item.record, item.result, sequence, finished_at))
+    return out, head + len(out) - out.count(None)
 
 
 async def finish_open(
@@ -163,8 +231,12 @@ async def finish_open(
     return out, head
 
 
+BatchItem = AcceptItem | AcceptFinishedItem | FinishItem
+"""An operation's whole-batch form."""
+
+
 async def run_whole_batch(
-    conn: asyncpg.Connection, items: list[AcceptItem | FinishItem | None], ctr: Counter | None,
+    conn: asyncpg.Connection, items: list[BatchItem | None], ctr: Counter | None,
 ) -> dict[int, Any]:
     """The common case of every operation at once; returns outcomes by operation index.
 
@@ -174,6 +246,7 @@ async def run_whole_batch(
     done: dict[int, Any] = {}
     accepts = [(k, i) for k, i in enumerate(items) if isinstance(i, AcceptItem)]
     finishes = [(k, i) for k, i in enumerate(items) if isinstance(i, FinishItem)]
+    finished = [(k, i) for k, i in enumerate(items) if isinstance(i, AcceptFinishedItem)]
     try:
         if accepts:
             flags = await accept_new(conn, [item for _, item in accepts])
@@ -182,12 +255,18 @@ async def run_whole_batch(
                     status = (Status.PENDING if item.record.initial_status_pending
                               else Status.RUNNING)
                     done[k] = Accepted(AcceptOutcome.NEW, open_intervention(item.record, status))
+        if finished and ctr is not None:
+            news, ctr.value = await accept_finished_new(
+                conn, [item for _, item in finished], ctr.value)
+            for (k, _), iv in zip(finished, news, strict=True):
+                if iv is not None:
+                    done[k] = Accepted(AcceptOutcome.NEW, iv)
         if finishes:
-            finished, head = await finish_open(
+            finished_ivs, head = await finish_open(
                 conn, [item for _, item in finishes], None if ctr is None else ctr.value)
             if ctr is not None and head is not None:
                 ctr.value = head
-            for (k, _), iv in zip(finishes, finished, strict=True):
+            for (k, _), iv in zip(finishes, finished_ivs, strict=True):
                 if iv is not None:
                     done[k] = iv
     except (*CONNECTION_ERRORS, *RETRYABLE):

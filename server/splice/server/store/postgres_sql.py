@@ -216,6 +216,36 @@ ACCEPT_NEW = f"""WITH req AS (
     SELECT request_id, $14, $15, $16, $17, $18, $19, $20::smallint, $21::timestamptz,
         $23::text, {LEASE_UNTIL.format("$24::float8")}
     FROM req"""
+# The verdict columns' types, in ``RESULT_COLUMNS`` order.
+RESULT_TYPES = (
+    "integer", "smallint", "json", "text", "bigint", "bigint", "float8", "float8", "smallint",
+    "text", "boolean",
+)
+_RESULT_PARAMS = ", ".join(f"${n}::{t}" for n, t in enumerate(RESULT_TYPES, 24))
+# accept_finished's common case in one round trip: as ACCEPT_NEW, but the row goes in
+# finished (one insert, no update: no dead row left behind), with its log sequence $23,
+# verdict $24-$34, finished_at $35 and raw output $36. Returns 1, or 0 if nothing was new.
+ACCEPT_FINISHED_NEW = f"""WITH req AS (
+        INSERT INTO requests ({REQUEST_COLUMNS})
+        SELECT {_REQUEST_PARAMS}
+        WHERE NOT ($22::boolean AND EXISTS (
+            SELECT 1 FROM interventions
+            WHERE content_hash = $15 AND oracle_name = $16 AND oracle_config_hash = $19
+                AND status IN (2, 3, 4)))
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING request_id),
+    ins AS (
+        INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
+            oracle_backend, oracle_version, oracle_config_hash, status, created_at, sequence,
+            {RESULT_COLUMNS}, finished_at)
+        SELECT request_id, $14, $15, $16, $17, $18, $19, $20::smallint, $21::timestamptz,
+            $23::bigint, {_RESULT_PARAMS}, $35::timestamptz
+        FROM req
+        RETURNING request_id),
+    raw AS (
+        INSERT INTO raw_outputs (request_id, raw) SELECT request_id, $36::text FROM ins
+        WHERE $36::text <> '')
+    SELECT count(*) FROM ins"""
 INSERT_REQUEST = f"""INSERT INTO requests ({REQUEST_COLUMNS}) VALUES ({_REQUEST_PARAMS})
     ON CONFLICT (request_id) DO NOTHING"""
 INSERT_CACHED = """INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,

@@ -23,10 +23,9 @@ from splice.server.store.base import RequestConflictError, StoreError, UnknownRe
 from splice.server.store.postgres_batch import (
     CONNECTION_ERRORS,
     RETRYABLE,
-    AcceptItem,
     BatchFailed,
+    BatchItem,
     Counter,
-    FinishItem,
     run_whole_batch,
 )
 
@@ -43,7 +42,7 @@ class _Op:
     run: _Run
     needs_sequence: bool
     future: asyncio.Future[Any]
-    item: AcceptItem | FinishItem | None
+    item: BatchItem | None
 
 
 class _OpFailed(Exception):
@@ -79,7 +78,7 @@ class PostgresWriter:
 
     async def write(
         self, run: Callable[[asyncpg.Connection, Counter | None], Awaitable[T]], *,
-        needs_sequence: bool, item: AcceptItem | FinishItem | None = None,
+        needs_sequence: bool, item: BatchItem | None = None,
     ) -> T:
         """Run ``run`` in the next group commit (``item``: its whole-batch form, if any)."""
         if self._closing:

@@ -1,0 +1,51 @@
+"""PostgreSQL: a free oracle's request and result go in as one row, never updated."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from splice.server.store.base import AcceptOutcome
+from splice.server.store.postgres import PostgresStore
+
+from tests.pg import PG_DSN, fresh_schema_url
+from tests.server.store.helpers import found_error, make_record
+
+
+async def _row_changes(schema: str) -> tuple[int, int, int]:
+    """(inserts, updates, dead rows) of ``interventions`` so far."""
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        row = await conn.fetchrow(
+            "SELECT n_tup_ins, n_tup_upd, n_dead_tup FROM pg_stat_user_tables "
+            "WHERE schemaname = $1 AND relname = 'interventions'", schema)
+    finally:
+        await conn.close()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+async def _write(schema: str, rows: int) -> tuple[int, int, int]:
+    store = PostgresStore(PG_DSN, schema=schema)
+    await store.open()
+    try:
+        for start in range(0, rows, 50):  # batches of 50: the whole-batch statement
+            outcomes = await asyncio.gather(*(
+                store.accept_finished(make_record(f"r-{n}", text=f"step {n}"), found_error(1))
+                for n in range(start, start + 50)))
+            assert all(a.outcome is AcceptOutcome.NEW for a in outcomes)
+        alone = await store.accept_finished(make_record("alone", text="alone"), found_error())
+        assert alone.outcome is AcceptOutcome.NEW  # a batch of one: the one-by-one statement
+        assert len(await store.read_log(0, 1000)) == rows + 1
+    finally:
+        await store.close()  # its sessions end: their statistics are sent
+    await asyncio.sleep(0.5)
+    return await _row_changes(schema)
+
+
+def test_accept_finished_inserts_each_row_once_and_leaves_no_dead_rows() -> None:
+    """Accept-then-finish updated each row after inserting it: two commits per request,
+    and a dead row per request for vacuum to clean up."""
+    with fresh_schema_url("onewrite") as url:
+        inserted, updated, dead = asyncio.run(_write(url.rpartition("schema=")[2], 200))
+    assert (inserted, updated, dead) == (201, 0, 0)
