@@ -8,12 +8,18 @@ throughput, with the server CPU per request (the server and its child processes)
 (500 in flight against an oracle that sleeps 0.5 s, as (c)).
 
     .venv/bin/python bench/service_versus.py --baseline HEAD~3 [--repeats 3] [--json]
+    .venv/bin/python bench/service_versus.py --baseline HEAD~1 \
+        --store-url "postgresql://postgres@127.0.0.1:5432/test?schema=versus_{side}"
+
+Without ``--store-url`` each server has its own SQLite file; in a URL, ``{side}`` becomes
+the side's name plus a token of this run, so each server gets a fresh database or schema.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import statistics
 import subprocess
 import sys
@@ -49,12 +55,15 @@ def worktree(revision: str) -> Iterator[Path]:
                            check=False)
 
 
-def start(tree: Path | None, workdir: Path) -> ServerProcess:
+def start(tree: Path | None, workdir: Path, store_url: str | None = None) -> ServerProcess:
     """A server from ``tree`` (None: this checkout), its modules first on the path."""
     env = None
     if tree is not None:
         env = {"PYTHONPATH": ":".join(str(tree / part) for part in ("sdk", "server", "trainer"))}
-    return start_server_process({**SERVER_SETTINGS, "log_level": "WARNING"}, workdir, env=env)
+    settings = {**SERVER_SETTINGS, "log_level": "WARNING"}
+    if store_url is not None:
+        settings["store_url"] = store_url
+    return start_server_process(settings, workdir, env=env)
 
 
 def section(name: str, servers: dict[str, ServerProcess], loader: Loader,
@@ -102,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per run")
     parser.add_argument("--sections", default="unary,flight", help="unary, flight")
     parser.add_argument("--json", action="store_true", help="print JSON results last")
+    parser.add_argument("--store-url", help="a store URL with {side} in it (default: SQLite)")
     args = parser.parse_args(argv)
     names = [n for n in args.sections.split(",") if n]
     unknown = set(names) - set(SECTIONS)
@@ -112,8 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"environment": environment(), "baseline": revision}
     loader = Loader(1)
     with worktree(args.baseline) as tree, tempfile.TemporaryDirectory() as tmp:
-        servers = {"current": start(None, Path(tmp) / "current"),
-                   "baseline": start(tree, Path(tmp) / "baseline")}
+        token = secrets.token_hex(3)
+
+        def url(side: str) -> str | None:
+            template: str | None = args.store_url
+            return None if template is None else template.replace("{side}", f"{side}_{token}")
+
+        servers = {"current": start(None, Path(tmp) / "current", url("current")),
+                   "baseline": start(tree, Path(tmp) / "baseline", url("baseline"))}
         try:
             for name in names:
                 results[name] = section(name, servers, loader, args)
