@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         r = results[name]
         print(f"  {name:6s} ({r['in_flight']} in flight, {r['oracle']}): throughput ratio "
               f"{r['ratio_median']:.2f} [{r['ratio_min']:.2f}-{r['ratio_max']:.2f}]; "
-              f"{r['current_rps']:.0f} vs {r['baseline_rps']:.0f} req/s; server "
+              f"{r['current_rps']:.0f} vs {r['baseline_rps']:.0f} req/s; p50 "
+              f"{r['current_p50_ms']:.1f} vs {r['baseline_p50_ms']:.1f} ms; server "
               f"{r['current_server_cpu_us_per_req']:.0f} vs "
               f"{r['baseline_server_cpu_us_per_req']:.0f} µs/request; errors {r['errors']}")
     if args.json:
