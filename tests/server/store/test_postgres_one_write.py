@@ -39,8 +39,12 @@ async def _write(schema: str, rows: int) -> tuple[int, int, int]:
         assert len(await store.read_log(0, 1000)) == rows + 1
     finally:
         await store.close()  # its sessions end: their statistics are sent
-    await asyncio.sleep(0.5)
-    return await _row_changes(schema)
+    for _ in range(100):  # they arrive shortly after
+        changes = await _row_changes(schema)
+        if changes[0] == rows + 1:
+            break
+        await asyncio.sleep(0.1)
+    return changes
 
 
 def test_accept_finished_inserts_each_row_once_and_leaves_no_dead_rows() -> None:

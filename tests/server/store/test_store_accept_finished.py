@@ -81,3 +81,17 @@ async def test_one_group_commit_of_new_duplicate_and_cached_requests(store: Stor
         for a in (outcomes[0], outcomes[2], outcomes[4])}
     for a in outcomes:
         assert await store.get(a.intervention.request_id) == a.intervention
+
+
+async def test_same_content_in_one_group_commit_is_served_from_the_first(store: Store) -> None:
+    await store.accept_finished(make_record("warm"), found_error())  # the next ones batch up
+    first, second, third = await asyncio.gather(
+        store.accept_finished(make_record("a1", text="same"), found_error(3, raw="a1's")),
+        store.accept_finished(make_record("a2", text="same"), OracleResult(Status.NO_ERROR)),
+        store.accept_finished(make_record("a3", text="same"), OracleResult(Status.NO_ERROR),
+                              use_cache=False))
+    assert [first.outcome, second.outcome, third.outcome] == [
+        AcceptOutcome.NEW, AcceptOutcome.CACHED, AcceptOutcome.NEW]
+    assert second.intervention.first_error_step == 3 and second.intervention.cached
+    assert await store.raw_output("a2") == "a1's"
+    assert third.intervention.status is Status.NO_ERROR

@@ -1,5 +1,6 @@
 """Whole-batch statements of the PostgreSQL writer: one round trip for all accepts of a
-batch, two for all finishes (a round trip costs more than the work of one operation).
+batch, one for all accepts with their result (free oracles), two for all finishes (a round
+trip costs more than the work of one operation).
 
 They handle the common case only; whatever they leave (duplicates, cache hits, rows already
 finished, unknown ids) the writer runs one operation at a time afterwards.
@@ -64,16 +65,23 @@ _N_FINISHED = len(_FINISHED_TYPES)
 _RESULT_LIST = ", ".join(c.strip() for c in RESULT_COLUMNS.split(","))
 # accept_finished for a whole batch: rows that are new (and not cache hits) go in finished,
 # numbered after the log head ${_N_FINISHED + 1} in batch order; returns their sequences.
+# A row whose verdict an earlier row of the batch could serve from the cache is left to the
+# one-by-one path, which serves it as CACHED (as one operation at a time would).
 ACCEPT_FINISHED_MANY = f"""WITH input AS (
         SELECT * FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_FINISHED_TYPES, 1))})
             WITH ORDINALITY AS t({_FINISHED_COLUMNS}, ord)),
     firsts AS (SELECT DISTINCT ON (request_id) * FROM input ORDER BY request_id, ord),
     req AS (
         INSERT INTO requests ({REQUEST_COLUMNS}) SELECT {REQUEST_COLUMNS} FROM firsts f
-        WHERE NOT (f.use_cache AND EXISTS (
+        WHERE NOT (f.use_cache AND (EXISTS (
             SELECT 1 FROM interventions c
             WHERE c.content_hash = f.content_hash AND c.oracle_name = f.oracle_name
-                AND c.oracle_config_hash = f.oracle_config_hash AND c.status IN (2, 3, 4)))
+                AND c.oracle_config_hash = f.oracle_config_hash AND c.status IN (2, 3, 4))
+            OR EXISTS (
+            SELECT 1 FROM firsts e
+            WHERE e.ord < f.ord AND e.content_hash = f.content_hash
+                AND e.oracle_name = f.oracle_name AND e.oracle_config_hash = f.oracle_config_hash
+                AND e.status IN (2, 3, 4))))
         ORDER BY f.ord
         ON CONFLICT (request_id) DO NOTHING
         RETURNING request_id),

@@ -4,9 +4,10 @@ Whatever has queued up runs in one transaction on the writer's own connection. A
 that may append to the log first locks the one-row ``log_counter`` and assigns sequences
 from it: the row lock serialises such transactions across all replicas until they commit,
 so sequence numbers are in commit order (a SERIAL would not be). The common case of a whole
-batch is one statement for all its accepts and two for all its finishes
-(``postgres_batch``); if the database rejects one, the batch is rolled back and re-run one
-operation at a time, and an operation that fails then is dropped and the rest re-run.
+batch is one statement for all its accepts, one for all its accepts with a result, and two
+for all its finishes (``postgres_batch``); if the database rejects one, the batch is rolled
+back and re-run one operation at a time, and an operation that fails then is dropped and the
+rest re-run.
 """
 
 from __future__ import annotations
