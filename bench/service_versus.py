@@ -4,8 +4,9 @@ For performance work: the noise of a shared machine is larger than most changes,
 section alternates A (this checkout) and B (``--baseline``, a revision checked out into a
 temporary worktree and run from there) and reports the median of the paired A/B ratios of
 throughput, with the server CPU per request (the server and its child processes). Sections:
-``unary`` (the ``noop`` oracle, 64 in flight, as ``bench/service.py`` (a)) and ``flight``
-(500 in flight against an oracle that sleeps 0.5 s, as (c)).
+``unary`` (the ``noop`` oracle, 64 in flight, as ``bench/service.py`` (a)), ``stream`` (the
+same over one bidirectional stream, as (b)) and ``flight`` (500 in flight against an oracle
+that sleeps 0.5 s, as (c)).
 
     .venv/bin/python bench/service_versus.py --baseline HEAD~3 [--repeats 3] [--json]
     .venv/bin/python bench/service_versus.py --baseline HEAD~1 \
@@ -38,7 +39,7 @@ from splice.server.testing import ServerProcess, start_server_process  # noqa: E
 from bench.service import SERVER_SETTINGS, Loader, environment, progress  # noqa: E402
 from bench.service_load import LoadSpec, request_template  # noqa: E402
 
-SECTIONS = {"unary": ("noop", 64), "flight": ("sleepy", 500)}
+SECTIONS = {"unary": ("noop", 64), "stream": ("noop", 64), "flight": ("sleepy", 500)}
 
 
 @contextmanager
@@ -70,13 +71,14 @@ def section(name: str, servers: dict[str, ServerProcess], loader: Loader,
             args: argparse.Namespace) -> dict[str, Any]:
     """Alternate A and B ``args.repeats`` times; paired ratios of throughput."""
     oracle, in_flight = SECTIONS[name]
-    template = request_template(oracle, stream=False)
+    stream = name == "stream"
+    template = request_template(oracle, stream=stream)
     warmup = 1.0 if name == "flight" else 0.5
 
     def run(side: str, duration: float) -> dict[str, Any]:
         server = servers[side]
         return loader.run(LoadSpec(
-            address=server.address, stream=False, template=template, concurrency=in_flight,
+            address=server.address, stream=stream, template=template, concurrency=in_flight,
             warmup_s=warmup, duration_s=duration, tag="", server_pid=server.process.pid))
 
     for side in servers:
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", required=True, help="git revision to compare against")
     parser.add_argument("--repeats", type=int, default=3, help="A/B pairs per section")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per run")
-    parser.add_argument("--sections", default="unary,flight", help="unary, flight")
+    parser.add_argument("--sections", default="unary,flight", help="unary, stream, flight")
     parser.add_argument("--json", action="store_true", help="print JSON results last")
     parser.add_argument("--store-url", help="a store URL with {side} in it (default: SQLite)")
     args = parser.parse_args(argv)

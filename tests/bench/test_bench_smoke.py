@@ -5,17 +5,19 @@ No timing assertions: the numbers depend on the machine; only their presence is 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.pg import fresh_schema_url
+from tests.pg import PG_DSN, fresh_schema_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,17 +57,44 @@ def test_quick_run_reports_every_section(tmp_path: Path) -> None:
             assert _number(sym[key]), key
 
 
+async def _drop_schemas(prefix: str) -> list[str]:
+    """Drop the schemas whose names start with ``prefix``; their names."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        names = [row[0] for row in await conn.fetch(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE $1",
+            prefix + "%")]
+        for name in names:
+            await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+    finally:
+        await conn.close()
+    return names
+
+
 @pytest.mark.slow
-def test_versus_runs_both_servers_and_removes_its_worktree() -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_versus_runs_both_servers_and_removes_its_worktree(backend: str) -> None:
     before = subprocess.run(["git", "worktree", "list"], capture_output=True, text=True,
                             cwd=ROOT, check=True).stdout
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "service_versus.py"), "--baseline", "HEAD",
-         "--repeats", "1", "--duration", "0.5", "--json"],
-        capture_output=True, text=True, timeout=280, cwd=ROOT, check=False)
+    sections, extra = ("unary", "stream", "flight"), []
+    prefix = f"versus_{uuid.uuid4().hex[:8]}"
+    if backend == "postgres":  # each side on its own schema, named after it
+        sections, extra = ("unary",), ["--store-url", f"{PG_DSN}?schema={prefix}_{{side}}"]
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "service_versus.py"), "--baseline", "HEAD",
+             "--repeats", "1", "--duration", "0.5", "--sections", ",".join(sections),
+             "--json", *extra],
+            capture_output=True, text=True, timeout=280, cwd=ROOT, check=False)
+    finally:
+        schemas = asyncio.run(_drop_schemas(prefix)) if backend == "postgres" else []
     assert done.returncode == 0, done.stderr[-4000:]
+    if backend == "postgres":
+        assert sorted(name.split("_")[2] for name in schemas) == ["baseline", "current"]
     results = json.loads(done.stdout.strip().splitlines()[-1])
-    for name in ("unary", "flight"):
+    for name in sections:
         section = results[name]
         assert section["errors"] == 0, name
         for side in ("current", "baseline"):
