@@ -28,3 +28,18 @@ def fresh_schema_url(prefix: str) -> Iterator[str]:
         yield f"{PG_DSN}?schema={schema}"
     finally:
         asyncio.run(_drop(schema))
+
+
+async def table_stats(schema: str, table: str, *columns: str) -> tuple[int, ...]:
+    """``columns`` of ``pg_stat_user_tables`` for ``schema.table`` (say, ``n_tup_upd``)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        row = await conn.fetchrow(
+            f"SELECT {', '.join(columns)} FROM pg_stat_user_tables "
+            "WHERE schemaname = $1 AND relname = $2", schema, table)
+    finally:
+        await conn.close()
+    assert row is not None, f"no statistics for {schema}.{table}"
+    return tuple(int(value) for value in row)

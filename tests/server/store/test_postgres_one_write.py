@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 from splice.server.store.base import AcceptOutcome
 from splice.server.store.postgres import PostgresStore
 
-from tests.pg import PG_DSN, fresh_schema_url
+from tests.pg import PG_DSN, fresh_schema_url, table_stats
 from tests.server.store.helpers import found_error, make_record
 
 
-async def _row_changes(schema: str) -> tuple[int, int, int]:
+async def _row_changes(schema: str) -> tuple[int, ...]:
     """(inserts, updates, dead rows) of ``interventions`` so far."""
-    conn = await asyncpg.connect(PG_DSN)
-    try:
-        row = await conn.fetchrow(
-            "SELECT n_tup_ins, n_tup_upd, n_dead_tup FROM pg_stat_user_tables "
-            "WHERE schemaname = $1 AND relname = 'interventions'", schema)
-    finally:
-        await conn.close()
-    assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
+    return await table_stats(schema, "interventions", "n_tup_ins", "n_tup_upd", "n_dead_tup")
 
 
 async def _write(schema: str, rows: int) -> tuple[int, int, int]:

@@ -34,16 +34,26 @@ _ACCEPT_TYPES = (
     "json", "text", "text", "text", "text", "text", "text", "text", "smallint", "timestamptz",
     "boolean", "text", "float8",
 )
-ACCEPT_MANY = f"""WITH input AS (
-        SELECT * FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_ACCEPT_TYPES, 1))})
-            WITH ORDINALITY AS t({_ACCEPT_COLUMNS}, ord)),
-    firsts AS (SELECT DISTINCT ON (request_id) * FROM input ORDER BY request_id, ord),
-    req AS (
-        INSERT INTO requests ({REQUEST_COLUMNS}) SELECT {REQUEST_COLUMNS} FROM firsts f
-        WHERE NOT (f.use_cache AND EXISTS (
+_CACHED = """EXISTS (
             SELECT 1 FROM interventions c
             WHERE c.content_hash = f.content_hash AND c.oracle_name = f.oracle_name
-                AND c.oracle_config_hash = f.oracle_config_hash AND c.status IN (2, 3, 4)))
+                AND c.oracle_config_hash = f.oracle_config_hash AND c.status IN (2, 3, 4))"""
+"""Whether the cache holds a verdict for input row ``f``."""
+
+
+def _input(types: tuple[str, ...], columns: str) -> str:
+    """CTEs ``input`` (the batch's arrays $1.. as rows, with ``ord``, their order) and
+    ``firsts`` (the first row of each request_id)."""
+    arrays = ", ".join(f"${n}::{t}[]" for n, t in enumerate(types, 1))
+    return f"""WITH input AS (
+        SELECT * FROM unnest({arrays}) WITH ORDINALITY AS t({columns}, ord)),
+    firsts AS (SELECT DISTINCT ON (request_id) * FROM input ORDER BY request_id, ord)"""
+
+
+ACCEPT_MANY = f"""{_input(_ACCEPT_TYPES, _ACCEPT_COLUMNS)},
+    req AS (
+        INSERT INTO requests ({REQUEST_COLUMNS}) SELECT {REQUEST_COLUMNS} FROM firsts f
+        WHERE NOT (f.use_cache AND {_CACHED})
         ORDER BY f.ord
         ON CONFLICT (request_id) DO NOTHING
         RETURNING request_id)
@@ -67,16 +77,10 @@ _RESULT_LIST = ", ".join(c.strip() for c in RESULT_COLUMNS.split(","))
 # numbered after the log head ${_N_FINISHED + 1} in batch order; returns their sequences.
 # A row whose verdict an earlier row of the batch could serve from the cache is left to the
 # one-by-one path, which serves it as CACHED (as one operation at a time would).
-ACCEPT_FINISHED_MANY = f"""WITH input AS (
-        SELECT * FROM unnest({", ".join(f"${n}::{t}[]" for n, t in enumerate(_FINISHED_TYPES, 1))})
-            WITH ORDINALITY AS t({_FINISHED_COLUMNS}, ord)),
-    firsts AS (SELECT DISTINCT ON (request_id) * FROM input ORDER BY request_id, ord),
+ACCEPT_FINISHED_MANY = f"""{_input(_FINISHED_TYPES, _FINISHED_COLUMNS)},
     req AS (
         INSERT INTO requests ({REQUEST_COLUMNS}) SELECT {REQUEST_COLUMNS} FROM firsts f
-        WHERE NOT (f.use_cache AND (EXISTS (
-            SELECT 1 FROM interventions c
-            WHERE c.content_hash = f.content_hash AND c.oracle_name = f.oracle_name
-                AND c.oracle_config_hash = f.oracle_config_hash AND c.status IN (2, 3, 4))
+        WHERE NOT (f.use_cache AND ({_CACHED}
             OR EXISTS (
             SELECT 1 FROM firsts e
             WHERE e.ord < f.ord AND e.content_hash = f.content_hash

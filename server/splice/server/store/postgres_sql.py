@@ -198,10 +198,10 @@ CACHE_HIT = """SELECT request_id, status, first_error_step, category, replacemen
 _REQUEST_PARAMS = (
     "$1, $2, $3, $4, $5::boolean, $6::json, $7::json, $8::json, $9, $10, $11, $12::json, $13"
 )
-# The common case in one round trip: insert request and RUNNING row unless the request_id
-# exists (then nothing, without an error) or, with $22, a cached verdict exists; $23 and
-# $24 are the owner and the lease length.
-ACCEPT_NEW = f"""WITH req AS (
+# Inserts the request ($1-$13) unless its request_id exists or, with $22, the verdict of the
+# same content ($15), oracle ($16) and oracle config ($19) is in the cache; ``req`` holds
+# its request_id if it went in.
+_NEW_REQUEST = f"""WITH req AS (
         INSERT INTO requests ({REQUEST_COLUMNS})
         SELECT {_REQUEST_PARAMS}
         WHERE NOT ($22::boolean AND EXISTS (
@@ -209,7 +209,11 @@ ACCEPT_NEW = f"""WITH req AS (
             WHERE content_hash = $15 AND oracle_name = $16 AND oracle_config_hash = $19
                 AND status IN (2, 3, 4)))
         ON CONFLICT (request_id) DO NOTHING
-        RETURNING request_id)
+        RETURNING request_id)"""
+# The common case in one round trip: insert request and RUNNING row unless the request_id
+# exists (then nothing, without an error) or, with $22, a cached verdict exists; $23 and
+# $24 are the owner and the lease length.
+ACCEPT_NEW = f"""{_NEW_REQUEST}
     INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
         oracle_backend, oracle_version, oracle_config_hash, status, created_at, owner,
         lease_until)
@@ -225,15 +229,7 @@ _RESULT_PARAMS = ", ".join(f"${n}::{t}" for n, t in enumerate(RESULT_TYPES, 24))
 # accept_finished's common case in one round trip: as ACCEPT_NEW, but the row goes in
 # finished (one insert, no update: no dead row left behind), with its log sequence $23,
 # verdict $24-$34, finished_at $35 and raw output $36. Returns 1, or 0 if nothing was new.
-ACCEPT_FINISHED_NEW = f"""WITH req AS (
-        INSERT INTO requests ({REQUEST_COLUMNS})
-        SELECT {_REQUEST_PARAMS}
-        WHERE NOT ($22::boolean AND EXISTS (
-            SELECT 1 FROM interventions
-            WHERE content_hash = $15 AND oracle_name = $16 AND oracle_config_hash = $19
-                AND status IN (2, 3, 4)))
-        ON CONFLICT (request_id) DO NOTHING
-        RETURNING request_id),
+ACCEPT_FINISHED_NEW = f"""{_NEW_REQUEST},
     ins AS (
         INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
             oracle_backend, oracle_version, oracle_config_hash, status, created_at, sequence,
