@@ -72,7 +72,6 @@ _FINISHED_COLUMNS = (
 )
 _FINISHED_TYPES = (*_ACCEPT_TYPES[:22], *RESULT_TYPES, "text")
 _N_FINISHED = len(_FINISHED_TYPES)
-_RESULT_LIST = ", ".join(c.strip() for c in RESULT_COLUMNS.split(","))
 # accept_finished for a whole batch: rows that are new (and not cache hits) go in finished,
 # numbered after the log head ${_N_FINISHED + 1} in batch order; returns their sequences.
 # A row whose verdict an earlier row of the batch could serve from the cache is left to the
@@ -95,9 +94,9 @@ ACCEPT_FINISHED_MANY = f"""{_input(_FINISHED_TYPES, _FINISHED_COLUMNS)},
     ins AS (
         INSERT INTO interventions (request_id, client_id, content_hash, oracle_name,
             oracle_backend, oracle_version, oracle_config_hash, status, created_at, sequence,
-            {_RESULT_LIST}, finished_at)
+            {RESULT_COLUMNS}, finished_at)
         SELECT request_id, client_id, content_hash, oracle_name, oracle_backend,
-            oracle_version, oracle_config_hash, status, created_at, seq, {_RESULT_LIST},
+            oracle_version, oracle_config_hash, status, created_at, seq, {RESULT_COLUMNS},
             ${_N_FINISHED + 2}::timestamptz
         FROM numbered
         RETURNING request_id, sequence),
