@@ -13,7 +13,8 @@ that sleeps 0.5 s, as (c)).
         --store-url "postgresql://postgres@127.0.0.1:5432/test?schema=versus_{side}"
 
 Without ``--store-url`` each server has its own SQLite file; in a URL, ``{side}`` becomes
-the side's name plus a token of this run, so each server gets a fresh database or schema.
+the side's name plus a token of this run, so each server gets a fresh database or schema
+(left in place afterwards, to look at or drop).
 """
 
 from __future__ import annotations
