@@ -20,6 +20,27 @@ async def _drop(schema: str) -> None:
         await conn.close()
 
 
+async def _drop_prefixed(prefix: str) -> list[str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        names = [row[0] for row in await conn.fetch(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE $1",
+            prefix + "%")]
+    finally:
+        await conn.close()
+    for name in names:
+        await _drop(name)
+    return names
+
+
+def drop_schemas(prefix: str) -> list[str]:
+    """Drop the schemas whose names start with ``prefix`` (say, ones a benchmark made);
+    their names."""
+    return asyncio.run(_drop_prefixed(prefix))
+
+
 @contextmanager
 def fresh_schema_url(prefix: str) -> Iterator[str]:
     """A store URL on a new, uniquely named schema, dropped afterwards."""

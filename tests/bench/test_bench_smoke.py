@@ -5,7 +5,6 @@ No timing assertions: the numbers depend on the machine; only their presence is 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.pg import PG_DSN, fresh_schema_url
+from tests.pg import PG_DSN, drop_schemas, fresh_schema_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,22 +56,6 @@ def test_quick_run_reports_every_section(tmp_path: Path) -> None:
             assert _number(sym[key]), key
 
 
-async def _drop_schemas(prefix: str) -> list[str]:
-    """Drop the schemas whose names start with ``prefix``; their names."""
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_DSN)
-    try:
-        names = [row[0] for row in await conn.fetch(
-            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE $1",
-            prefix + "%")]
-        for name in names:
-            await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-    finally:
-        await conn.close()
-    return names
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_versus_runs_both_servers_and_removes_its_worktree(backend: str) -> None:
@@ -89,7 +72,7 @@ def test_versus_runs_both_servers_and_removes_its_worktree(backend: str) -> None
              "--json", *extra],
             capture_output=True, text=True, timeout=280, cwd=ROOT, check=False)
     finally:
-        schemas = asyncio.run(_drop_schemas(prefix)) if backend == "postgres" else []
+        schemas = drop_schemas(prefix) if backend == "postgres" else []
     assert done.returncode == 0, done.stderr[-4000:]
     if backend == "postgres":
         assert sorted(name.split("_")[2] for name in schemas) == ["baseline", "current"]
