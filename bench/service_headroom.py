@@ -6,6 +6,9 @@ in (a), rounds alternated; the median throughput of each as a ratio to burn 0. P
 Splice's own handler (``InterventionServicer.Intervene`` with the ``noop`` oracle and the
 durable SQLite store, no gRPC) called in this process by 64 coroutines: event-loop CPU per
 request (the store's writer process not included). Together they say where (a) lands.
+Part 3: Splice under (a)'s load (64 in flight, ``noop``): how busy its event-loop thread, its
+other threads (gRPC's poller, executors), its writer process and the load generator are,
+as % of one core and in µs per request.
 
     .venv/bin/python bench/service_headroom.py [--burn 0,150,300,450] [--rounds 3] [--json]
 """
@@ -36,7 +39,14 @@ from splice.server.store import open_store  # noqa: E402
 from splice.server.testing import start_server_process  # noqa: E402
 
 from bench.service import SERVER_SETTINGS, Loader, capture_replies, progress, start_echo  # noqa: E402
-from bench.service_load import PLACEHOLDER, LoadSpec, request_template, unique_id  # noqa: E402
+from bench.service_load import (  # noqa: E402
+    PLACEHOLDER,
+    LoadSpec,
+    process_cpu_s,
+    request_template,
+    thread_cpu_s,
+    unique_id,
+)
 
 
 def burn_curve(burns: list[float], rounds: int, duration: float, workdir: Path,
@@ -104,6 +114,40 @@ async def handler_cost(requests: int, workdir: Path) -> dict[str, float]:
             "rps": requests / wall}
 
 
+def occupancy(duration: float, workdir: Path, loader: Loader) -> dict[str, Any]:
+    """Where the CPU goes while Splice serves (a)'s unary load (after a warm-up run)."""
+    server = start_server_process({**SERVER_SETTINGS, "log_level": "WARNING"},
+                                  workdir / "occupancy")
+    pid = server.process.pid
+    template = request_template("noop", stream=False)
+
+    def spec(seconds: float) -> LoadSpec:
+        return LoadSpec(address=server.address, stream=False, template=template,
+                        concurrency=64, warmup_s=0.0, duration_s=seconds, tag="",
+                        server_pid=pid)
+
+    try:
+        loader.run(spec(0.5))
+        threads, total = thread_cpu_s(pid), process_cpu_s(pid)
+        run = loader.run(spec(duration))
+        threads_after, total_after = thread_cpu_s(pid), process_cpu_s(pid)
+    finally:
+        server.terminate()
+    used = {tid: cpu - threads.get(tid, 0.0) for tid, cpu in threads_after.items()}
+    main_s = used.pop(pid, 0.0)
+    shares = {"event_loop_thread": main_s, "other_threads": sum(used.values()),
+              "writer_process": (total_after - total) - main_s - sum(used.values())}
+    window, completed = duration, max(1, run["completed"])
+    out: dict[str, Any] = {"rps": run["rps"], "errors": run["errors"]}
+    for name, seconds in shares.items():
+        out[name] = {"pct": 100.0 * seconds / window, "us_per_req": 1e6 * seconds / completed}
+    out["load_generator"] = {"pct": run["client_cpu_pct"],
+                             "us_per_req": run["client_cpu_pct"] / 100.0 * window
+                             / completed * 1e6}
+    out["cores_busy"] = sum(v["pct"] for k, v in out.items() if isinstance(v, dict)) / 100.0
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Both parts; a table, and JSON last with ``--json``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -111,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per run")
     parser.add_argument("--requests", type=int, default=6000, help="part 2 requests")
+    parser.add_argument("--occupancy", type=float, default=6.0,
+                        help="seconds of part 3's load run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     burns = sorted({float(b) for b in args.burn.split(",")} | {0.0})
@@ -118,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="splice-headroom-") as tmp:
         try:
             curve = burn_curve(burns, args.rounds, args.duration, Path(tmp), loader)
+            busy = occupancy(args.occupancy, Path(tmp), loader)
         finally:
             loader.close()
         handler = asyncio.run(handler_cost(args.requests, Path(tmp)))
@@ -128,8 +175,13 @@ def main(argv: list[str] | None = None) -> int:
               f"µs/request")
     print(f"Splice's handler in process (noop oracle, durable SQLite): "
           f"{handler['cpu_us_per_req']:.0f} µs of event-loop CPU per request")
+    print(f"Splice under (a)'s load: {busy['rps']:.0f} req/s, {busy['errors']} errors; "
+          f"{busy['cores_busy']:.2f} cores busy in all")
+    for name in ("event_loop_thread", "other_threads", "writer_process", "load_generator"):
+        print(f"  {name.replace('_', ' ')}: {busy[name]['pct']:3.0f} % of a core, "
+              f"{busy[name]['us_per_req']:.0f} µs/request")
     if args.json:
-        print(json.dumps({"curve": curve, "handler": handler}))
+        print(json.dumps({"curve": curve, "handler": handler, "occupancy": busy}))
     return 0
 
 

@@ -112,6 +112,16 @@ class LoadResult:
         self.first_error = self.first_error or other.first_error
 
 
+def _stat_cpu_s(path: str) -> float | None:
+    """User + system CPU seconds in a /proc ``stat`` file; None if it is gone."""
+    try:
+        with open(path) as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:  # the process or thread ended between the listing and the read
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` and its live child processes (all
     their threads), from /proc: the server's SQLite writer process is part of the server."""
@@ -119,15 +129,25 @@ def process_cpu_s(pid: int) -> float:
     pending = [pid]
     while pending:
         current = pending.pop()
+        cpu = _stat_cpu_s(f"/proc/{current}/stat")
         try:
-            with open(f"/proc/{current}/stat") as f:
-                fields = f.read().rpartition(")")[2].split()
             with open(f"/proc/{current}/task/{current}/children") as f:
                 pending += [int(child) for child in f.read().split()]
-        except OSError:  # it exited between the listing and the read
+        except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total += cpu or 0.0
     return total
+
+
+def thread_cpu_s(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each thread of process ``pid`` (by thread id), from /proc;
+    the thread whose id is ``pid`` is the process's main thread (a server's event loop)."""
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return {}
+    cpu = {tid: _stat_cpu_s(f"/proc/{pid}/task/{tid}/stat") for tid in tids}
+    return {tid: s for tid, s in cpu.items() if s is not None}
 
 
 def percentile(values: list[float], q: float) -> float:

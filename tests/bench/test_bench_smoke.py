@@ -93,7 +93,8 @@ def test_versus_runs_both_servers_and_removes_its_worktree(backend: str) -> None
 def test_headroom_reports_the_burn_curve_and_the_handler_cost() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "service_headroom.py"), "--burn", "200",
-         "--rounds", "1", "--duration", "0.5", "--requests", "300", "--json"],
+         "--rounds", "1", "--duration", "0.5", "--requests", "300", "--occupancy", "1",
+         "--json"],
         capture_output=True, text=True, timeout=280, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
@@ -103,6 +104,14 @@ def test_headroom_reports_the_burn_curve_and_the_handler_cost() -> None:
         assert row["rps"] > 0 and _number(row["server_cpu_us_per_req"])
     assert results["handler"]["requests"] == 300
     assert results["handler"]["cpu_us_per_req"] > 0
+    busy = results["occupancy"]
+    assert busy["rps"] > 0 and busy["errors"] == 0
+    parts = ("event_loop_thread", "other_threads", "writer_process", "load_generator")
+    for name in parts:
+        assert busy[name]["pct"] >= 0 and _number(busy[name]["us_per_req"]), name
+    # The server's event loop and its writer process both work for every request.
+    assert busy["event_loop_thread"]["pct"] > 5 and busy["writer_process"]["pct"] > 1
+    assert busy["cores_busy"] == pytest.approx(sum(busy[n]["pct"] for n in parts) / 100)
 
 
 @pytest.mark.slow
