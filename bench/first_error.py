@@ -6,6 +6,7 @@ the real service (a server subprocess, the SDK's ``intervene_many``); ``--direct
 ``symbolic`` backend in-process instead.
 
     .venv/bin/python bench/first_error.py [--data PATH] [--oracle symbolic] [--direct] [--json]
+        [--audit docs/results/prmbench_first_errors.jsonl]
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.first_error_audit import audit, load_labels, print_audit  # noqa: E402
+
 DEFAULT_DATA = Path("/work/shared/data/prmbench-dev.jsonl")
 ERRONEOUS, ERROR_FREE = "erroneous", "error_free"
 
@@ -252,10 +258,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N rows")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="backend option, e.g. time_limit_s=2 (repeatable)")
+    parser.add_argument("--audit", type=Path, metavar="LABELS",
+                        help="hand labels of the first errors (bench/first_error_audit.py): "
+                             "what a sound checker could claim, against what this oracle did")
     parser.add_argument("--json", action="store_true",
                         help="print the totals as JSON on the last line")
     args = parser.parse_args(argv)
     items = load_items(args.data)
+    labels = load_labels(args.audit) if args.audit else None  # a bad file fails before the run
     if args.limit:
         items = items[: 2 * args.limit]
     backend = args.backend or args.oracle
@@ -270,14 +280,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     latency = latency_summary(verdicts)
     print_table(total, per, latency)
     print(f"{len(items)} rollouts in {wall:.1f} s ({'direct' if args.direct else 'service'})")
+    audited = None
+    if labels is not None:
+        audited = audit(items, verdicts, labels, partial=bool(args.limit))
+        print_audit(audited)
     if args.json:
         print(json.dumps({"oracle": args.oracle, "mode": "direct" if args.direct else "service",
                           **{k: v for k, v in asdict(total).items() if k != "figures"},
-                          **total.figures, "latency": latency, "wall_s": wall}))
+                          **total.figures, "latency": latency, "wall_s": wall,
+                          **({"audit": audited} if audited else {})}))
     return 0
 
 
 if __name__ == "__main__":
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     sys.exit(main())

@@ -18,6 +18,7 @@ from bench.first_error import (
     compute_metrics,
     load_items,
 )
+from bench.first_error_audit import audit, load_labels
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,13 +75,68 @@ def test_load_items_scores_both_halves_of_each_row(tmp_path: Path) -> None:
     assert items[0].reference_solution.endswith("\\boxed{156}.")
 
 
+def _write_labels(path: Path, rows: list[tuple[str, int, str]]) -> Path:
+    path.write_text("".join(json.dumps({"idx": idx, "line": line, "kind": kind, "claim": "",
+                                        "note": ""}) + "\n" for idx, line, kind in rows))
+    return path
+
+
+def _audit_case() -> tuple[list[BenchItem], list[Verdict]]:
+    """Four erroneous rows (r0..r3: truth 2, 3, 4, 5) and one error-free row (r4)."""
+    items, verdicts = [], []
+    for n, (truth, verdict) in enumerate([
+            (2, Verdict("FOUND_ERROR", 2)), (3, Verdict("FOUND_ERROR", 5)),
+            (4, Verdict("ABSTAINED")), (5, Verdict("FOUND_ERROR", 5)), (0, Verdict("NO_ERROR"))]):
+        items.append(BenchItem(f"r{n}#{n}/mod", "c", ERRONEOUS if truth else ERROR_FREE,
+                               "p", "r", ("s",), truth))
+        verdicts.append(verdict)
+        items.append(BenchItem(f"r{n}#{n}/orig", "c", ERROR_FREE, "p", "r", ("s",), 0))
+        verdicts.append(Verdict("FOUND_ERROR", 1) if n == 0 else Verdict("NO_ERROR"))
+    return items, verdicts
+
+
+def test_audit_counts_claims_by_kind_and_bounds_the_correct_ones(tmp_path: Path) -> None:
+    items, verdicts = _audit_case()
+    labels = load_labels(_write_labels(tmp_path / "l.jsonl", [
+        ("r0", 0, "numeric_claim"), ("r1", 1, "not_arithmetic"), ("r2", 2, "derived_value"),
+        ("r3", 3, "not_arithmetic")]))
+    result = audit(items, verdicts, labels)
+    kinds = result["kinds"]
+    assert kinds["numeric_claim"] == {"rows": 1, "claims": 1, "exact": 1}
+    assert kinds["derived_value"] == {"rows": 1, "claims": 0, "exact": 0}
+    assert kinds["not_arithmetic"] == {"rows": 2, "claims": 2, "exact": 1}
+    assert kinds["identity_with_unknowns"]["rows"] == kinds["unstated_computation"]["rows"] == 0
+    assert result["bound_correct_claims"] == 2  # the two checkable rows
+    assert result["needed_correct_claims"] == 27  # 30 claims at precision 0.9
+    assert result["claims_on_error_free"] == 1 and not result["target_reachable"]
+    small = audit(items, verdicts, labels, min_claims=2, min_precision=0.9)
+    assert small["needed_correct_claims"] == 2 and small["target_reachable"]
+
+
+def test_audit_refuses_labels_that_do_not_fit_the_data(tmp_path: Path) -> None:
+    items, verdicts = _audit_case()
+    rows = [("r0", 0, "numeric_claim"), ("r1", 1, "not_arithmetic"),
+            ("r2", 2, "derived_value"), ("r3", 3, "not_arithmetic")]
+    with pytest.raises(ValueError, match="unlabelled rows"):
+        audit(items, verdicts, load_labels(_write_labels(tmp_path / "a.jsonl", rows[:3])))
+    extra = load_labels(_write_labels(tmp_path / "b.jsonl", [*rows, ("r9", 9, "not_arithmetic")]))
+    with pytest.raises(ValueError, match="labels without an erroneous row"):
+        audit(items, verdicts, extra)
+    assert audit(items, verdicts, extra, partial=True)["bound_correct_claims"] == 2
+    with pytest.raises(ValueError, match="kind 'arithmetic'"):
+        load_labels(_write_labels(tmp_path / "c.jsonl", [("r0", 0, "arithmetic")]))
+    with pytest.raises(ValueError, match="labelled twice"):
+        load_labels(_write_labels(tmp_path / "d.jsonl", [rows[0], rows[0]]))
+
+
 @pytest.mark.slow
 def test_symbolic_oracle_through_the_service_on_a_data_file(tmp_path: Path) -> None:
     data = tmp_path / "rows.jsonl"
     _write_data(data)
+    labels = _write_labels(tmp_path / "labels.jsonl", [("a", 0, "numeric_claim")])
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "first_error.py"), "--data", str(data),
-         "--oracle", "symbolic", "--json"],
+         "--oracle", "symbolic", "--json", "--audit", str(labels)],
         capture_output=True, text=True, timeout=240, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
     totals = json.loads(done.stdout.strip().splitlines()[-1])
@@ -89,3 +145,6 @@ def test_symbolic_oracle_through_the_service_on_a_data_file(tmp_path: Path) -> N
     assert totals["no_error_correct"] == 3  # the boxed answers match the reference
     assert totals["precision"] == 1.0 and totals["f1"] == 1.0
     assert "counterfactual" in done.stdout and "TOTAL" in done.stdout
+    checked = totals["audit"]
+    assert checked["kinds"]["numeric_claim"] == {"rows": 1, "claims": 1, "exact": 1}
+    assert checked["bound_correct_claims"] == 1 and checked["claims_on_error_free"] == 0
