@@ -27,7 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.first_error_audit import audit, load_labels, print_audit  # noqa: E402
+from bench.first_error_audit import (  # noqa: E402
+    audit,
+    check_labels,
+    load_labels,
+    print_audit,
+    row_key,
+)
 
 DEFAULT_DATA = Path("/work/shared/data/prmbench-dev.jsonl")
 ERRONEOUS, ERROR_FREE = "erroneous", "error_free"
@@ -66,7 +72,7 @@ def load_items(path: Path) -> list[BenchItem]:
         reference = "\n\n".join(row["original_process"])
         cls = row.get("classification", "unknown")
         errors = row.get("error_steps") or []
-        base = f"{row.get('idx', n)}#{n}"
+        base = row_key(str(row.get("idx", n)), n)
         items.append(BenchItem(f"{base}/mod", cls, ERRONEOUS if errors else ERROR_FREE,
                                problem, reference, tuple(row["modified_process"]),
                                min(errors) if errors else 0))
@@ -265,9 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="print the totals as JSON on the last line")
     args = parser.parse_args(argv)
     items = load_items(args.data)
-    labels = load_labels(args.audit) if args.audit else None  # a bad file fails before the run
+    labels = load_labels(args.audit) if args.audit else None
     if args.limit:
         items = items[: 2 * args.limit]
+    if labels is not None:  # labels that do not fit the data fail before the run
+        check_labels(items, labels, partial=bool(args.limit))
     backend = args.backend or args.oracle
     options: dict[str, Any] = dict(o.split("=", 1) for o in args.option)
     t0 = time.perf_counter()

@@ -40,13 +40,14 @@ class Label:
     """The hand label of one erroneous row's first error."""
 
     key: str
+    first_error_step: int
     kind: str
     claim: str
     note: str
 
 
 def row_key(idx: str, line: int) -> str:
-    """How a row is named in both files: its ``idx`` and its 0-based line."""
+    """How a row is named in both files: its ``idx`` and its 0-based line in the data file."""
     return f"{idx}#{line}"
 
 
@@ -56,18 +57,38 @@ def load_labels(path: Path) -> dict[str, Label]:
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
-        obj = json.loads(line)
-        key = row_key(obj["idx"], int(obj["line"]))
-        if obj["kind"] not in KINDS:
-            raise ValueError(f"{path}:{n}: kind {obj['kind']!r} is not one of {KINDS}")
+        try:
+            obj = json.loads(line)
+            key = row_key(obj["idx"], int(obj["line"]))
+            label = Label(key, int(obj["first_error_step"]), obj["kind"], obj.get("claim", ""),
+                          obj.get("note", ""))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{n}: not a label ({exc!r})") from exc
+        if label.kind not in KINDS:
+            raise ValueError(f"{path}:{n}: kind {label.kind!r} is not one of {KINDS}")
         if key in labels:
             raise ValueError(f"{path}:{n}: row {key} is labelled twice")
-        labels[key] = Label(key, obj["kind"], obj.get("claim", ""), obj.get("note", ""))
+        labels[key] = label
     return labels
 
 
 def _key_of(item: BenchItem) -> str:
     return item.item_id.rsplit("/", 1)[0]
+
+
+def check_labels(items: Sequence[BenchItem], labels: dict[str, Label], *,
+                 partial: bool = False) -> None:
+    """ValueError unless every erroneous item has a label for its first error step and,
+    unless ``partial`` (a run on the first rows only), every label an erroneous item."""
+    truth = {_key_of(it): it.truth for it in items if it.truth}
+    missing = sorted(set(truth) - set(labels))
+    extra = [] if partial else sorted(set(labels) - set(truth))
+    moved = sorted(k for k in set(truth) & set(labels)
+                   if labels[k].first_error_step != truth[k])
+    if missing or extra or moved:
+        raise ValueError(f"labels do not match the data: unlabelled rows {missing[:5]} "
+                         f"({len(missing)}), labels without an erroneous row {extra[:5]} "
+                         f"({len(extra)}), another first error step {moved[:5]} ({len(moved)})")
 
 
 def audit(items: Sequence[BenchItem], verdicts: Sequence[Verdict],
@@ -76,20 +97,14 @@ def audit(items: Sequence[BenchItem], verdicts: Sequence[Verdict],
     """Per kind: rows, the oracle's claims on them and how many name the labelled step; the
     bound on correct claims, and how many a ``min_claims`` / ``min_precision`` target needs.
 
-    Every erroneous row must have a label and, unless ``partial`` (a run on the first rows
-    only), every label a row: ValueError otherwise.
+    The labels must fit the items (:func:`check_labels`).
     """
-    erroneous = {_key_of(it): (it, v) for it, v in zip(items, verdicts, strict=True)
-                 if it.truth}
-    missing = sorted(set(erroneous) - set(labels))
-    extra = [] if partial else sorted(set(labels) - set(erroneous))
-    if missing or extra:
-        raise ValueError(f"labels do not match the data: unlabelled rows {missing[:5]} "
-                         f"({len(missing)}), labels without an erroneous row {extra[:5]} "
-                         f"({len(extra)})")
+    check_labels(items, labels, partial=partial)
     kinds: dict[str, dict[str, int]] = {k: {"rows": 0, "claims": 0, "exact": 0} for k in KINDS}
-    for key, (item, verdict) in erroneous.items():
-        counts = kinds[labels[key].kind]
+    for item, verdict in zip(items, verdicts, strict=True):
+        if not item.truth:
+            continue
+        counts = kinds[labels[_key_of(item)].kind]
         counts["rows"] += 1
         if verdict.status == "FOUND_ERROR":
             counts["claims"] += 1
@@ -100,7 +115,7 @@ def audit(items: Sequence[BenchItem], verdicts: Sequence[Verdict],
     return {
         "kinds": kinds, "bound_correct_claims": bound,
         "needed_correct_claims": math.ceil(min_precision * min_claims),
-        "claims_on_error_free": error_free_claims,
+        "claims_on_error_free": error_free_claims, "partial": partial,
         "target_reachable": bound >= math.ceil(min_precision * min_claims),
     }
 
@@ -113,5 +128,6 @@ def print_audit(result: dict[str, Any]) -> None:
         print(f"  {mark} {kind:<32} {c['rows']:5d}  {c['claims']:13d}  {c['exact']:10d}")
     print(f"  * checkable: at most {result['bound_correct_claims']} correct claims for a sound "
           f"checker of written relations; the target needs {result['needed_correct_claims']} "
-          f"({'reachable' if result['target_reachable'] else 'not reachable'} on this file)")
+          f"({'reachable' if result['target_reachable'] else 'not reachable'} on "
+          f"{'these rows' if result['partial'] else 'this file'})")
     print(f"  claims on error-free rollouts: {result['claims_on_error_free']}")

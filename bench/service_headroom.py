@@ -8,7 +8,7 @@ durable SQLite store, no gRPC) called in this process by 64 coroutines: event-lo
 request (the store's writer process not included). Together they say where (a) lands.
 Part 3: Splice under (a)'s load (64 in flight, ``noop``): how busy its event-loop thread, its
 other threads (gRPC's poller, executors), its writer process and the load generator are,
-as % of one core and in µs per request.
+as % of one core and in µs per request, over the load's measurement window.
 
     .venv/bin/python bench/service_headroom.py [--burn 0,150,300,450] [--rounds 3] [--json]
 """
@@ -77,8 +77,15 @@ def burn_curve(burns: list[float], rounds: int, duration: float, workdir: Path,
     return [{"burn_us": b, "rps": statistics.median(x["rps"] for x in runs[b]),
              "ratio": statistics.median(x["rps"] for x in runs[b]) / base,
              "server_cpu_us_per_req": statistics.median(x["server_cpu_us_per_req"]
+                                                        for x in runs[b]),
+             "client_cpu_us_per_req": statistics.median(_client_us_per_req(x)
                                                         for x in runs[b])}
             for b in burns]
+
+
+def _client_us_per_req(run: dict[str, Any]) -> float:
+    """The load generator's CPU µs per request of one load run."""
+    return run["client_cpu_pct"] / 100.0 / run["rps"] * 1e6 if run["rps"] else 0.0
 
 
 async def handler_cost(requests: int, workdir: Path) -> dict[str, float]:
@@ -114,8 +121,30 @@ async def handler_cost(requests: int, workdir: Path) -> dict[str, float]:
             "rps": requests / wall}
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(child) for child in f.read().split()]
+    except OSError:
+        return []
+
+
+def _server_cpu_split(pid: int) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the server's main thread, its other threads and its child
+    processes (the store's writer), each by thread or process id."""
+    threads = thread_cpu_s(pid)
+    main = {pid: threads.pop(pid, 0.0)}
+    return {"event_loop_thread": main, "other_threads": threads,
+            "writer_process": {child: process_cpu_s(child) for child in _children(pid)}}
+
+
 def occupancy(duration: float, workdir: Path, loader: Loader) -> dict[str, Any]:
-    """Where the CPU goes while Splice serves (a)'s unary load (after a warm-up run)."""
+    """Where the CPU goes while Splice serves (a)'s unary load (after a warm-up run).
+
+    The split of the server's CPU comes from /proc samples around the run; it is applied to
+    the server's CPU inside the load's measurement window, so that every figure covers the
+    same requests.
+    """
     server = start_server_process({**SERVER_SETTINGS, "log_level": "WARNING"},
                                   workdir / "occupancy")
     pid = server.process.pid
@@ -123,28 +152,26 @@ def occupancy(duration: float, workdir: Path, loader: Loader) -> dict[str, Any]:
 
     def spec(seconds: float) -> LoadSpec:
         return LoadSpec(address=server.address, stream=False, template=template,
-                        concurrency=64, warmup_s=0.0, duration_s=seconds, tag="",
+                        concurrency=64, warmup_s=0.2, duration_s=seconds, tag="",
                         server_pid=pid)
 
     try:
         loader.run(spec(0.5))
-        threads, total = thread_cpu_s(pid), process_cpu_s(pid)
+        before = _server_cpu_split(pid)
         run = loader.run(spec(duration))
-        threads_after, total_after = thread_cpu_s(pid), process_cpu_s(pid)
+        after = _server_cpu_split(pid)
     finally:
         server.terminate()
-    used = {tid: cpu - threads.get(tid, 0.0) for tid, cpu in threads_after.items()}
-    main_s = used.pop(pid, 0.0)
-    shares = {"event_loop_thread": main_s, "other_threads": sum(used.values()),
-              "writer_process": (total_after - total) - main_s - sum(used.values())}
-    window, completed = duration, max(1, run["completed"])
+    used = {part: sum(cpu - before[part].get(key, 0.0) for key, cpu in ids.items())
+            for part, ids in after.items()}
+    whole = sum(used.values()) or 1.0
     out: dict[str, Any] = {"rps": run["rps"], "errors": run["errors"]}
-    for name, seconds in shares.items():
-        out[name] = {"pct": 100.0 * seconds / window, "us_per_req": 1e6 * seconds / completed}
-    out["load_generator"] = {"pct": run["client_cpu_pct"],
-                             "us_per_req": run["client_cpu_pct"] / 100.0 * window
-                             / completed * 1e6}
-    out["cores_busy"] = sum(v["pct"] for k, v in out.items() if isinstance(v, dict)) / 100.0
+    for part, seconds in used.items():
+        share = seconds / whole
+        out[part] = {"pct": share * run["server_cpu_pct"],
+                     "us_per_req": share * run["server_cpu_us_per_req"]}
+    out["load_generator"] = {"pct": run["client_cpu_pct"], "us_per_req": _client_us_per_req(run)}
+    out["cores_busy"] = (run["server_cpu_pct"] + run["client_cpu_pct"]) / 100.0
     return out
 
 
@@ -172,11 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     for row in curve:
         print(f"  burn {row['burn_us']:4.0f} µs/call: {row['rps']:6.0f} req/s, ratio "
               f"{row['ratio']:.2f} to burn 0, server {row['server_cpu_us_per_req']:.0f} "
-              f"µs/request")
+              f"µs/request, load generator {row['client_cpu_us_per_req']:.0f}")
     print(f"Splice's handler in process (noop oracle, durable SQLite): "
           f"{handler['cpu_us_per_req']:.0f} µs of event-loop CPU per request")
     print(f"Splice under (a)'s load: {busy['rps']:.0f} req/s, {busy['errors']} errors; "
-          f"{busy['cores_busy']:.2f} cores busy in all")
+          f"Splice and its load generator keep {busy['cores_busy']:.2f} cores busy")
     for name in ("event_loop_thread", "other_threads", "writer_process", "load_generator"):
         print(f"  {name.replace('_', ' ')}: {busy[name]['pct']:3.0f} % of a core, "
               f"{busy[name]['us_per_req']:.0f} µs/request")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -102,6 +103,7 @@ def test_headroom_reports_the_burn_curve_and_the_handler_cost() -> None:
     assert results["curve"][0]["ratio"] == 1.0
     for row in results["curve"]:
         assert row["rps"] > 0 and _number(row["server_cpu_us_per_req"])
+        assert row["client_cpu_us_per_req"] > 0
     assert results["handler"]["requests"] == 300
     assert results["handler"]["cpu_us_per_req"] > 0
     busy = results["occupancy"]
@@ -111,7 +113,9 @@ def test_headroom_reports_the_burn_curve_and_the_handler_cost() -> None:
         assert busy[name]["pct"] >= 0 and _number(busy[name]["us_per_req"]), name
     # The server's event loop and its writer process both work for every request.
     assert busy["event_loop_thread"]["pct"] > 5 and busy["writer_process"]["pct"] > 1
-    assert busy["cores_busy"] == pytest.approx(sum(busy[n]["pct"] for n in parts) / 100)
+    # The parts split the whole: server and load generator, within what the machine has.
+    assert sum(busy[n]["pct"] for n in parts) == pytest.approx(100 * busy["cores_busy"])
+    assert 0 < busy["cores_busy"] <= (os.cpu_count() or 1) + 0.25
 
 
 @pytest.mark.slow

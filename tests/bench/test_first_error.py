@@ -75,9 +75,10 @@ def test_load_items_scores_both_halves_of_each_row(tmp_path: Path) -> None:
     assert items[0].reference_solution.endswith("\\boxed{156}.")
 
 
-def _write_labels(path: Path, rows: list[tuple[str, int, str]]) -> Path:
-    path.write_text("".join(json.dumps({"idx": idx, "line": line, "kind": kind, "claim": "",
-                                        "note": ""}) + "\n" for idx, line, kind in rows))
+def _write_labels(path: Path, rows: list[tuple[str, int, int, str]]) -> Path:
+    path.write_text("".join(
+        json.dumps({"idx": idx, "line": line, "first_error_step": step, "kind": kind,
+                    "claim": "", "note": ""}) + "\n" for idx, line, step, kind in rows))
     return path
 
 
@@ -98,8 +99,8 @@ def _audit_case() -> tuple[list[BenchItem], list[Verdict]]:
 def test_audit_counts_claims_by_kind_and_bounds_the_correct_ones(tmp_path: Path) -> None:
     items, verdicts = _audit_case()
     labels = load_labels(_write_labels(tmp_path / "l.jsonl", [
-        ("r0", 0, "numeric_claim"), ("r1", 1, "not_arithmetic"), ("r2", 2, "derived_value"),
-        ("r3", 3, "not_arithmetic")]))
+        ("r0", 0, 2, "numeric_claim"), ("r1", 1, 3, "not_arithmetic"),
+        ("r2", 2, 4, "derived_value"), ("r3", 3, 5, "not_arithmetic")]))
     result = audit(items, verdicts, labels)
     kinds = result["kinds"]
     assert kinds["numeric_claim"] == {"rows": 1, "claims": 1, "exact": 1}
@@ -115,25 +116,33 @@ def test_audit_counts_claims_by_kind_and_bounds_the_correct_ones(tmp_path: Path)
 
 def test_audit_refuses_labels_that_do_not_fit_the_data(tmp_path: Path) -> None:
     items, verdicts = _audit_case()
-    rows = [("r0", 0, "numeric_claim"), ("r1", 1, "not_arithmetic"),
-            ("r2", 2, "derived_value"), ("r3", 3, "not_arithmetic")]
-    with pytest.raises(ValueError, match="unlabelled rows"):
+    rows = [("r0", 0, 2, "numeric_claim"), ("r1", 1, 3, "not_arithmetic"),
+            ("r2", 2, 4, "derived_value"), ("r3", 3, 5, "not_arithmetic")]
+    with pytest.raises(ValueError, match=r"unlabelled rows \['r3#3'\] \(1\)"):
         audit(items, verdicts, load_labels(_write_labels(tmp_path / "a.jsonl", rows[:3])))
-    extra = load_labels(_write_labels(tmp_path / "b.jsonl", [*rows, ("r9", 9, "not_arithmetic")]))
-    with pytest.raises(ValueError, match="labels without an erroneous row"):
+    extra = load_labels(_write_labels(tmp_path / "b.jsonl",
+                                      [*rows, ("r9", 9, 1, "not_arithmetic")]))
+    with pytest.raises(ValueError, match=r"labels without an erroneous row \['r9#9'\]"):
         audit(items, verdicts, extra)
     assert audit(items, verdicts, extra, partial=True)["bound_correct_claims"] == 2
+    moved = load_labels(_write_labels(tmp_path / "m.jsonl",
+                                      [*rows[:3], ("r3", 3, 4, "not_arithmetic")]))
+    with pytest.raises(ValueError, match=r"another first error step \['r3#3'\]"):
+        audit(items, verdicts, moved)
     with pytest.raises(ValueError, match="kind 'arithmetic'"):
-        load_labels(_write_labels(tmp_path / "c.jsonl", [("r0", 0, "arithmetic")]))
+        load_labels(_write_labels(tmp_path / "c.jsonl", [("r0", 0, 2, "arithmetic")]))
     with pytest.raises(ValueError, match="labelled twice"):
         load_labels(_write_labels(tmp_path / "d.jsonl", [rows[0], rows[0]]))
+    (tmp_path / "e.jsonl").write_text('{"idx": "r0", "line": 0, "kind": "numeric_claim"}\n')
+    with pytest.raises(ValueError, match=r"e\.jsonl:1: not a label"):
+        load_labels(tmp_path / "e.jsonl")
 
 
 @pytest.mark.slow
 def test_symbolic_oracle_through_the_service_on_a_data_file(tmp_path: Path) -> None:
     data = tmp_path / "rows.jsonl"
     _write_data(data)
-    labels = _write_labels(tmp_path / "labels.jsonl", [("a", 0, "numeric_claim")])
+    labels = _write_labels(tmp_path / "labels.jsonl", [("a", 0, 2, "numeric_claim")])
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "first_error.py"), "--data", str(data),
          "--oracle", "symbolic", "--json", "--audit", str(labels)],
