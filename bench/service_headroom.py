@@ -176,7 +176,7 @@ def occupancy(duration: float, workdir: Path, loader: Loader) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Both parts; a table, and JSON last with ``--json``."""
+    """All three parts; a table, and JSON last with ``--json``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--burn", default="0,150,300,450", help="µs per call, comma-separated")
     parser.add_argument("--rounds", type=int, default=3)

@@ -129,13 +129,12 @@ def process_cpu_s(pid: int) -> float:
     pending = [pid]
     while pending:
         current = pending.pop()
-        cpu = _stat_cpu_s(f"/proc/{current}/stat")
+        total += _stat_cpu_s(f"/proc/{current}/stat") or 0.0
         try:
             with open(f"/proc/{current}/task/{current}/children") as f:
                 pending += [int(child) for child in f.read().split()]
         except OSError:
             continue
-        total += cpu or 0.0
     return total
 
 
