@@ -112,11 +112,11 @@ def audit(items: Sequence[BenchItem], verdicts: Sequence[Verdict],
     error_free_claims = sum(1 for it, v in zip(items, verdicts, strict=True)
                             if not it.truth and v.status == "FOUND_ERROR")
     bound = sum(kinds[k]["rows"] for k in CHECKABLE)
+    needed = math.ceil(min_precision * min_claims)
     return {
-        "kinds": kinds, "bound_correct_claims": bound,
-        "needed_correct_claims": math.ceil(min_precision * min_claims),
+        "kinds": kinds, "bound_correct_claims": bound, "needed_correct_claims": needed,
         "claims_on_error_free": error_free_claims, "partial": partial,
-        "target_reachable": bound >= math.ceil(min_precision * min_claims),
+        "target_reachable": bound >= needed,
     }
 
 
